@@ -1,0 +1,124 @@
+"""Building blocks shared by every DeepLab generation.
+
+All blocks work on NHWC float tensors. Custom layers store every init argument and return it
+from get_config, so models round-trip through .keras files.
+"""
+import keras
+import tensorflow as tf
+
+from deeplab_tf.models.naming import keras_name
+
+# Preprocessing modes, one per backbone family (official research/deeplab/core/
+# feature_extractor.py, _PREPROCESS_FN):
+#   "minus_one_to_one": x / 127.5 - 1 (Xception, MobileNetV2).
+#   "imagenet_mean":    x - [123.68, 116.78, 103.94] in RGB order (resnet_v1 / resnet_v1_beta).
+#   "caffe_bgr_mean":   RGB->BGR then x - [103.939, 116.779, 123.68] (Caffe VGG-16 of v1/v2).
+_IMAGENET_MEAN_RGB = (123.68, 116.78, 103.94)
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+PREPROCESSING_MODES = ("minus_one_to_one", "imagenet_mean", "caffe_bgr_mean")
+
+# The pixel value that preprocessing maps to 0: images are padded with it (official
+# `mean_pixel`), so padding looks like "nothing" to the network.
+MEAN_PIXEL = {
+    "minus_one_to_one": (127.5, 127.5, 127.5),
+    "imagenet_mean": _IMAGENET_MEAN_RGB,
+    "caffe_bgr_mean": tuple(reversed(_CAFFE_MEAN_BGR)),
+}
+
+
+@keras.saving.register_keras_serializable(package="deeplab_tf")
+class Preprocess(keras.layers.Layer):
+    """Maps RGB images in 0..255 to what a backbone expects. [B, H, W, 3] -> [B, H, W, 3]."""
+
+    def __init__(self, mode, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in PREPROCESSING_MODES:
+            raise ValueError(
+                f"Preprocess mode={mode!r} is not supported; allowed: {PREPROCESSING_MODES}")
+        self.mode = mode
+
+    def call(self, images):
+        images = tf.cast(images, self.compute_dtype)
+        if self.mode == "minus_one_to_one":
+            return images / 127.5 - 1.0
+        if self.mode == "imagenet_mean":
+            return images - tf.constant(_IMAGENET_MEAN_RGB, dtype=images.dtype)
+        bgr = images[..., ::-1]
+        return bgr - tf.constant(_CAFFE_MEAN_BGR, dtype=images.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="deeplab_tf")
+class ResizeBilinear(keras.layers.Layer):
+    """Bilinear resize with align_corners=True, the way the official code resizes.
+
+    keras.ops.image.resize has no align_corners option; the official TF1 code (and the official
+    TFLite files) use ResizeBilinear(align_corners=True, half_pixel_centers=False) everywhere.
+    Getting this wrong alone moves logits by several units.
+
+    Called as layer([x, reference]): resizes x [B, h, w, C] to the spatial size of reference
+    [B, H, W, ...] (dynamic shapes allowed). Called as layer(x) with `size` set: resizes to
+    that fixed (H, W).
+    """
+
+    def __init__(self, size=None, **kwargs):
+        super().__init__(**kwargs)
+        self.size = tuple(size) if size is not None else None
+
+    def call(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            x, reference = inputs
+            size = tf.shape(reference)[1:3]
+        else:
+            x, size = inputs, self.size
+        out = tf.compat.v1.image.resize_bilinear(
+            tf.cast(x, tf.float32), size, align_corners=True, half_pixel_centers=False)
+        return tf.cast(out, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)):
+            x_shape, ref_shape = input_shape
+            return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
+        h, w = self.size if self.size else (None, None)
+        return (input_shape[0], h, w, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+def conv_bn(x, filters, kernel_size, *, name, bn, stride=1, rate=1, activation="relu",
+            use_batch_norm=True, use_bias=None):
+    """Conv2D (+ BatchNorm) (+ activation), named after an official scope.
+
+    Layer names: conv `name`, BatchNorm `name.BatchNorm`, as the official slim scopes
+    ("<scope>/weights", "<scope>/BatchNorm/gamma").
+
+    Args:
+      x: [B, H, W, Cin] tensor.
+      bn: dict with "momentum" and "epsilon" (the backbone's official BatchNorm defaults).
+      activation: "relu", "relu6" or None.
+      use_bias: defaults to not use_batch_norm.
+    Returns:
+      [B, ceil(H/stride), ceil(W/stride), filters] ("SAME" padding, as the official code).
+    """
+    if use_bias is None:
+        use_bias = not use_batch_norm
+    x = keras.layers.Conv2D(
+        filters, kernel_size, strides=stride, dilation_rate=rate, padding="same",
+        use_bias=use_bias, name=keras_name(name))(x)
+    if use_batch_norm:
+        x = keras.layers.BatchNormalization(
+            momentum=bn["momentum"], epsilon=bn["epsilon"], name=keras_name(name, "BatchNorm"))(x)
+    return activate(x, activation, name)
+
+
+def activate(x, activation, name):
+    if activation is None:
+        return x
+    if activation == "relu":
+        return keras.layers.ReLU(name=keras_name(name, "Relu"))(x)
+    if activation == "relu6":
+        return keras.layers.ReLU(max_value=6.0, name=keras_name(name, "Relu6"))(x)
+    raise ValueError(f"activation={activation!r}; allowed: 'relu', 'relu6', None")

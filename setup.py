@@ -1,0 +1,38 @@
+"""deeplab_tf: DeepLab v1, v2, v3 and v3+ in TensorFlow 2 / Keras 3."""
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+_VERSION = re.search(r'__version__ = "([^"]+)"',
+                     Path(__file__).with_name("deeplab_tf").joinpath("__init__.py").read_text()).group(1)
+
+setup(
+    name="deeplab_tf",
+    version=_VERSION,
+    description="TensorFlow 2 / Keras reference reproduction of DeepLab v1, v2, v3 and v3+",
+    long_description=Path(__file__).with_name("README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["deeplab_tf", "deeplab_tf.*"]),
+    include_package_data=True,
+    install_requires=[
+        # The CPU build keeps CI small; GPU users install `tensorflow[and-cuda]` instead.
+        "tensorflow-cpu>=2.16; platform_machine=='x86_64'",
+        "tensorflow>=2.16; platform_machine!='x86_64'",
+        "keras>=3.0",
+        "tensorflow-datasets>=4.9",
+        "numpy",
+        "absl-py",
+        "Pillow",
+        "tqdm",
+        "scipy",          # SBD .mat annotations
+        "matplotlib",     # confusion-matrix plot and panels
+        "ai-edge-litert",  # runs .tflite files
+        "tflite",         # flatbuffer schema: reads weights and op options of official files
+        "pydensecrf2",    # provides the `pydensecrf` module (DenseCRF)
+    ],
+    extras_require={
+        "test": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel"],
+    },
+)
