@@ -1,0 +1,186 @@
+"""Confusion matrix and the FCN paper's segmentation metrics.
+
+Notation (Long et al., "Fully Convolutional Networks", CVPR 2015, section 5): n_ij is the number
+of pixels of class i predicted as class j (row = ground truth, column = prediction) and
+t_i = sum_j n_ij the number of pixels of class i.
+
+    pixel accuracy          = sum_i n_ii / sum_i t_i
+    mean accuracy           = mean_i n_ii / t_i
+    IoU_i                   = n_ii / (t_i + sum_j n_ji - n_ii)
+    mean IoU                = mean_i IoU_i
+    frequency-weighted IoU  = (sum_k t_k)^-1 sum_i t_i IoU_i
+
+The matrix is accumulated over the whole split (not averaged per image), and pixels whose label
+is the ignore label (255) are left out entirely, as the official research/deeplab eval.py does
+(weights = labels != ignore_label, passed to tf.metrics.mean_iou).
+
+Classes absent from both the labels and the predictions (IoU denominator 0): the official code
+computes mIoU with tf.metrics.mean_iou, which divides the sum of IoUs by the number of classes
+whose denominator is non-zero, i.e. such classes are EXCLUDED from the mean (not counted as 0
+or 1). We follow that: their per-class IoU is reported as NaN (JSON null) and the means skip
+them. Mean accuracy likewise skips classes with t_i = 0 (a class absent from the labels has no
+accuracy); a class present in the predictions only still has IoU 0 and counts in the mean IoU.
+If every class is excluded (no valid pixel at all) the means are 0, like tf.metrics.mean_iou.
+"""
+import numpy as np
+
+IGNORE_LABEL = 255
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy
+# ---------------------------------------------------------------------------------------------
+def confusion_matrix(labels, predictions, num_classes, ignore_label=IGNORE_LABEL, name=None):
+    """Confusion matrix of one image or batch (numpy).
+
+    Args:
+      labels: int array [...] of ground-truth classes (ignore_label = not evaluated).
+      predictions: int array of the same shape.
+      num_classes: C.
+      name: optional id of the image, named in error messages.
+    Returns:
+      int64 [C, C]: entry [i, j] = pixels of class i predicted as j.
+    Raises:
+      ValueError: shapes differ, or a label / prediction is outside 0..C-1 (besides ignore).
+    """
+    labels = np.asarray(labels)
+    predictions = np.asarray(predictions)
+    where = f" for {name}" if name else ""
+    if labels.shape != predictions.shape:
+        raise ValueError(
+            f"prediction shape {predictions.shape} != label shape {labels.shape}{where}: "
+            "predictions must be at label size (crop back / resize before scoring)")
+    labels = labels.reshape(-1).astype(np.int64)
+    predictions = predictions.reshape(-1).astype(np.int64)
+    valid = labels != ignore_label
+    labels, predictions = labels[valid], predictions[valid]
+    for what, values in (("label", labels), ("prediction", predictions)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            bad = values[(values < 0) | (values >= num_classes)][0]
+            raise ValueError(
+                f"{what} value {bad}{where} is outside 0..{num_classes - 1} "
+                f"(num_classes={num_classes}, ignore_label={ignore_label})")
+    counts = np.bincount(labels * num_classes + predictions, minlength=num_classes ** 2)
+    return counts.reshape(num_classes, num_classes).astype(np.int64)
+
+
+def compute_metrics(matrix, class_names=None):
+    """The four FCN metrics and per-class IoU / accuracy from a confusion matrix.
+
+    Args:
+      matrix: [C, C] counts (rows = ground truth, columns = prediction).
+      class_names: optional C names for the per-class dicts.
+    Returns:
+      dict with floats pixel_accuracy, mean_accuracy, mean_iou, frequency_weighted_iou, and
+      per_class_iou / per_class_accuracy: {name: float or None (class excluded, see module
+      docstring)}, num_pixels, num_valid_classes.
+    """
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"confusion matrix must be square [C, C], got shape {m.shape}")
+    num_classes = m.shape[0]
+    names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
+    if len(names) != num_classes:
+        raise ValueError(f"{len(names)} class names for a {num_classes}-class confusion matrix")
+    diag = np.diag(m)
+    t = m.sum(axis=1)                      # pixels per ground-truth class
+    p = m.sum(axis=0)                      # pixels per predicted class
+    total = t.sum()
+    union = t + p - diag
+    iou = np.where(union > 0, diag / np.maximum(union, 1), np.nan)
+    acc = np.where(t > 0, diag / np.maximum(t, 1), np.nan)
+
+    def _nanmean(x):
+        return float(np.nanmean(x)) if np.isfinite(x).any() else 0.0
+
+    return {
+        "pixel_accuracy": float(diag.sum() / total) if total else 0.0,
+        "mean_accuracy": _nanmean(acc),
+        "mean_iou": _nanmean(iou),
+        "frequency_weighted_iou": float(np.nansum(t * iou) / total) if total else 0.0,
+        "per_class_iou": {n: (None if np.isnan(v) else float(v)) for n, v in zip(names, iou)},
+        "per_class_accuracy": {n: (None if np.isnan(v) else float(v)) for n, v in zip(names, acc)},
+        "num_pixels": int(total),
+        "num_valid_classes": int(np.isfinite(iou).sum()),
+    }
+
+
+class ConfusionMatrix:
+    """Streaming numpy accumulator: update() per image / batch, then metrics()."""
+
+    def __init__(self, num_classes, ignore_label=IGNORE_LABEL, class_names=None):
+        self.num_classes = num_classes
+        self.ignore_label = ignore_label
+        self.class_names = class_names
+        self.matrix = np.zeros((num_classes, num_classes), np.int64)
+
+    def update(self, labels, predictions, name=None):
+        self.matrix += confusion_matrix(labels, predictions, self.num_classes, self.ignore_label,
+                                        name=name)
+        return self
+
+    def merge(self, matrix):
+        self.matrix += np.asarray(matrix, np.int64)
+        return self
+
+    def metrics(self):
+        return compute_metrics(self.matrix, self.class_names)
+
+
+# ---------------------------------------------------------------------------------------------
+# TensorFlow (inside tf.function / a tf.distribute replica step)
+# ---------------------------------------------------------------------------------------------
+def confusion_matrix_tf(labels, predictions, num_classes, ignore_label=IGNORE_LABEL, mask=None):
+    """Confusion matrix of a batch as a TF op (no Python control flow on tensors).
+
+    Args:
+      labels: int tensor [B, H, W] (ignore_label pixels are skipped).
+      predictions: int tensor [B, H, W].
+      num_classes: Python int C.
+      mask: optional bool tensor [B, H, W]; False pixels are skipped too (e.g. padding).
+    Returns:
+      int64 tensor [C, C].
+    """
+    import tensorflow as tf
+    labels = tf.cast(tf.reshape(labels, [-1]), tf.int64)
+    predictions = tf.cast(tf.reshape(predictions, [-1]), tf.int64)
+    valid = tf.not_equal(labels, ignore_label)
+    if mask is not None:
+        valid = tf.logical_and(valid, tf.reshape(tf.cast(mask, tf.bool), [-1]))
+    index = tf.boolean_mask(labels * num_classes + predictions, valid)
+    counts = tf.math.bincount(index, minlength=num_classes ** 2, maxlength=num_classes ** 2,
+                              dtype=tf.int64)
+    return tf.reshape(counts, [num_classes, num_classes])
+
+
+def valid_region_mask(heights, widths, padded_shape):
+    """bool [B, H, W]: True inside each image's valid (unpadded) top-left region.
+
+    Args:
+      heights, widths: int tensors [B] (the pipeline's "height"/"width").
+      padded_shape: the [H, W] of the padded batch (tensor or ints).
+    """
+    import tensorflow as tf
+    rows = tf.range(padded_shape[0])[None, :, None] < tf.cast(heights, tf.int32)[:, None, None]
+    cols = tf.range(padded_shape[1])[None, None, :] < tf.cast(widths, tf.int32)[:, None, None]
+    return tf.logical_and(rows, cols)
+
+
+def reduce_confusion_matrix(strategy, per_replica_matrix):
+    """Sums per-replica confusion matrices across replicas (call outside strategy.run).
+
+    Under a tf.distribute strategy each replica sees a different shard of the batch, so the
+    split's matrix is the SUM of the replicas' matrices (never the mean).
+    """
+    import tensorflow as tf
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_matrix, axis=None)
+
+
+def distributed_confusion_matrix(strategy, replica_fn, batch, num_classes):
+    """Runs replica_fn(batch) -> (labels, predictions[, mask]) per replica; returns the summed
+    int64 [C, C] matrix. Use inside a tf.function over a distributed dataset's elements."""
+    def step(b):
+        out = replica_fn(b)
+        return confusion_matrix_tf(out[0], out[1], num_classes,
+                                   mask=out[2] if len(out) > 2 else None)
+    return reduce_confusion_matrix(strategy, strategy.run(step, args=(batch,)))
