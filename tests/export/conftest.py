@@ -1,0 +1,56 @@
+"""Fixtures for the export tests: a tiny model, exported once per session, and a LiteRT runner."""
+import numpy as np
+import pytest
+
+
+def tiny_model(num_classes=3, seed=0):
+    """A small DeepLab-shaped model (preprocess, stride-2 conv + BN, 1x1 logits, align-corners
+    upsampling back to the input size) that exercises the export machinery in milliseconds."""
+    import keras
+    from deeplab_tf.models.layers import Preprocess, ResizeBilinear
+    keras.utils.set_random_seed(seed)
+    images = keras.Input([None, None, 3], name="images")
+    x = Preprocess("minus_one_to_one", name="preprocess")(images)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="conv")(x)
+    x = keras.layers.BatchNormalization(name="conv.BatchNorm")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(num_classes, 1, name="logits")(x)
+    x = ResizeBilinear(name="upsample")([x, images])
+    model = keras.Model(images, x)
+    # Non-trivial BatchNorm statistics, so folding them is actually tested.
+    bn = model.get_layer("conv.BatchNorm")
+    rng = np.random.default_rng(seed)
+    bn.set_weights([rng.uniform(0.5, 1.5, 8), rng.normal(0, 0.2, 8), rng.normal(0, 0.2, 8),
+                    rng.uniform(0.5, 2.0, 8)])
+    return model
+
+
+@pytest.fixture(scope="session")
+def model():
+    return tiny_model()
+
+
+@pytest.fixture(scope="session")
+def saved_model_dir(model, tmp_path_factory):
+    from deeplab_tf import export
+    path = tmp_path_factory.mktemp("export") / "saved_model"
+    export.export_saved_model(model, path, class_names=["background", "cat", "dog"],
+                              max_pixels=80 * 80)
+    return path
+
+
+def random_images(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def run_tflite(path_or_bytes, image):
+    """Runs a .tflite file (path or bytes) with LiteRT on one image batch [1, H, W, 3]."""
+    from ai_edge_litert.interpreter import Interpreter
+    if isinstance(path_or_bytes, (bytes, bytearray)):
+        interpreter = Interpreter(model_content=bytes(path_or_bytes), num_threads=1)
+    else:
+        interpreter = Interpreter(model_path=str(path_or_bytes), num_threads=1)
+    runner = interpreter.get_signature_runner("serving_default")
+    dtype = runner.get_input_details()["images"]["dtype"]
+    outputs = runner(images=np.asarray(image).astype(dtype))
+    return outputs, runner.get_input_details(), runner.get_output_details()
