@@ -31,6 +31,7 @@ setup(
         "ai-edge-litert",  # runs .tflite files
         "tflite",         # flatbuffer schema: reads weights and op options of official files
         "pydensecrf2",    # provides the `pydensecrf` module (DenseCRF)
+        "tensorboard",    # tf.summary writers of the training loop (not pulled in by tensorflow-cpu)
     ],
     extras_require={
         "test": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel"],

@@ -36,3 +36,163 @@ class DataConfig:
     shuffle_buffer: int = 256
     deterministic: bool = False
     seed: int = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Model (deeplab_tf.build_model)
+# ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Which model to build: a preset plus explicit overrides (see deeplab_tf.list_presets())."""
+    preset: str = "deeplabv3plus_mobilenetv2"
+    num_classes: Optional[int] = None     # None: the dataset's number of classes
+    output_stride: Optional[int] = None   # None: the preset's training output stride
+    overrides: Tuple[Tuple[str, object], ...] = ()   # extra build_model keyword arguments
+
+    def build_kwargs(self):
+        return dict(self.overrides)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training (deeplab_tf.training.loop.train)
+# ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation recipe. Defaults are the official research/deeplab train.py ones."""
+    model_dir: str = "runs/train"
+    strategy: str = "default"             # default | mirrored | multi_worker_mirrored | tpu
+    tpu: str = ""                         # TPU name/address for TPUClusterResolver
+    train_steps: int = 30000
+    # Poly LR: base_lr * (1 - step / train_steps) ** power (official train.py: 0.007, 0.9).
+    base_learning_rate: float = 0.007
+    learning_power: float = 0.9
+    end_learning_rate: float = 0.0
+    warmup_steps: int = 0                 # linear warm-up from 0 to the poly value
+    slow_start_steps: int = 0             # official slow start: a constant small LR first
+    slow_start_learning_rate: float = 1e-4
+    momentum: float = 0.9
+    # L2 on kernels, slim convention wd * sum(w^2) / 2 added to the loss (official 4e-5,
+    # 1e-4 for ResNet).
+    weight_decay: float = 4e-5
+    last_layer_gradient_multiplier: float = 1.0
+    fine_tune_batch_norm: bool = True
+    accumulation_steps: int = 1
+    top_k_percent_pixels: float = 1.0
+    hard_example_mining_step: int = 0
+    class_weights: Optional[Tuple[float, ...]] = None
+    train_scales: Tuple[float, ...] = (1.0,)  # v2 multi-scale input training: (1.0, 0.75, 0.5)
+    mixed_precision: str = "none"         # none | mixed_float16 | mixed_bfloat16
+    xla: bool = False
+    # Initialisation: "" | "imagenet[:PATH]" | "official:PATH" | "checkpoint:PATH" (.keras,
+    # .weights.h5 or a TF checkpoint prefix/directory).
+    init: str = ""
+    initialize_last_layer: bool = True    # False: keep the new last layer (num_classes changed)
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    log_every: int = 10
+    summary_every: int = 100
+    image_summary_every: int = 500
+    eval_every: int = 0                   # 0: evaluate only at the end
+    deterministic: bool = False
+    seed: int = 0
+    max_eval_batches: int = 0             # 0: the whole eval split during periodic eval
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation and export
+# ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation settings (official eval.py: eval_scales [1.0], no flip, OS16 or 8)."""
+    split: str = "val"
+    output_stride: Optional[int] = None
+    eval_scales: Tuple[float, ...] = (1.0,)
+    add_flipped_images: bool = False
+    crf: bool = False
+    output_dir: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """What to export after training (the quickstart exports a SavedModel and a TFLite file)."""
+    formats: Tuple[str, ...] = ()         # subset of ("saved_model", "tflite")
+    quantize: str = "none"                # none | fp16 | dynamic | int8
+    output_dir: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The one reader of absl FLAGS
+# ---------------------------------------------------------------------------------------------
+def _from(cls, flags, renames=None, **fixed):
+    """Fills dataclass `cls` from same-named flags (renames: field -> flag name)."""
+    renames = renames or {}
+    values = {}
+    for field in dataclasses.fields(cls):
+        name = renames.get(field.name, field.name)
+        if field.name in fixed:
+            values[field.name] = fixed[field.name]
+        elif name in flags and flags[name].value is not None:
+            value = flags[name].value
+            if isinstance(value, list):
+                value = tuple(value)
+            values[field.name] = value
+    return cls(**values)
+
+
+def parse_overrides(items):
+    """["width_multiplier=0.25", "aspp_channels=32"] -> (("width_multiplier", 0.25), ...)."""
+    import ast
+    out = []
+    for item in items or ():
+        if "=" not in item:
+            raise ValueError(f"--model_overrides entry {item!r} is not KEY=VALUE")
+        key, raw = item.split("=", 1)
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw
+        out.append((key.strip(), value))
+    return tuple(out)
+
+
+def from_flags(flags):
+    """Builds every config from parsed absl flags (absl.flags.FLAGS or a FlagValues).
+
+    Returns a dict {"model", "data", "train", "eval", "export"}; a config is included only for
+    flags that are defined (each entry point defines the groups it needs).
+    """
+    def crop(name):
+        value = flags[name].value if name in flags else None
+        return tuple(int(v) for v in value) if value else None
+
+    data_fixed = {}
+    if "crop_size" in flags:
+        data_fixed["crop_size"] = crop("crop_size")
+    if "eval_crop_size" in flags:
+        data_fixed["eval_crop_size"] = crop("eval_crop_size")
+    if "train_batch_size" in flags:
+        data_fixed["batch_size"] = flags["train_batch_size"].value
+    configs = {"data": _from(DataConfig, flags, **data_fixed)}
+    if "preset" in flags:
+        configs["model"] = _from(
+            ModelConfig, flags,
+            overrides=parse_overrides(flags["model_overrides"].value
+                                      if "model_overrides" in flags else ()))
+    if "train_steps" in flags:
+        train_fixed = {}
+        if flags["class_weights"].value:
+            train_fixed["class_weights"] = tuple(float(v) for v in flags["class_weights"].value)
+        train_fixed["train_scales"] = tuple(float(v) for v in flags["train_scales"].value)
+        configs["train"] = _from(TrainConfig, flags, **train_fixed)
+    if "eval_split" in flags:
+        configs["eval"] = _from(
+            EvalConfig, flags, renames={"split": "eval_split",
+                                        "output_stride": "eval_output_stride",
+                                        "output_dir": "eval_output_dir"},
+            eval_scales=tuple(float(v) for v in flags["eval_scales"].value))
+    if "export_formats" in flags:
+        configs["export"] = _from(ExportConfig, flags,
+                                  renames={"formats": "export_formats",
+                                           "quantize": "export_quantize",
+                                           "output_dir": "export_dir"})
+    return configs

@@ -1,0 +1,99 @@
+"""Checkpoints: exact resume, architecture checks, and weight transfer by layer name.
+
+A run's model_dir holds tf.train.Checkpoint files (model, optimizer with its slots and
+iteration count, the step, and the input iterator, so a resumed run sees the same batches) and
+model_signature.json, which names the architecture (preset, classes, output stride, overrides)
+and the shape of every weight. Resuming or initialising from a checkpoint of another
+architecture fails with a clear error before training starts.
+"""
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+SIGNATURE_FILE = "model_signature.json"
+
+
+class ArchitectureMismatch(ValueError):
+    """A checkpoint does not fit the model being trained."""
+
+
+def model_signature(model, model_config, num_classes):
+    return {
+        "preset": model_config.preset,
+        "num_classes": int(num_classes),
+        "output_stride": model_config.output_stride,
+        "overrides": [[k, v] for k, v in model_config.overrides],
+        "weights": {w.path: list(w.shape) for w in model.weights},
+    }
+
+
+def write_signature(model_dir, signature):
+    tf.io.gfile.makedirs(model_dir)
+    with tf.io.gfile.GFile(os.path.join(model_dir, SIGNATURE_FILE), "w") as f:
+        json.dump(signature, f, indent=1)
+
+
+def read_signature(checkpoint_dir):
+    path = os.path.join(checkpoint_dir, SIGNATURE_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def describe(signature):
+    return (f"preset={signature['preset']} num_classes={signature['num_classes']} "
+            f"output_stride={signature['output_stride']} overrides={signature['overrides']}")
+
+
+def check_same_architecture(found, expected, where):
+    """Raises ArchitectureMismatch naming both architectures when weights differ."""
+    if found is None:
+        return
+    if found["weights"] != expected["weights"]:
+        differing = sorted(set(found["weights"].items()) ^ set(
+            (k, tuple(v)) for k, v in expected["weights"].items()), key=str)[:1]
+        raise ArchitectureMismatch(
+            f"checkpoint in {where} was written for another architecture ({describe(found)}) "
+            f"than the model being trained ({describe(expected)}); first differing weight: "
+            f"{differing}. Use a new --model_dir, or --init=checkpoint:PATH to start from it.")
+
+
+def _tuple_weights(signature):
+    return {k: tuple(v) for k, v in signature["weights"].items()}
+
+
+def make_checkpoint(model, optimizer, step, iterator=None):
+    items = {"model": model, "optimizer": optimizer, "step": step}
+    if iterator is not None:
+        items["iterator"] = iterator
+    return tf.train.Checkpoint(**items)
+
+
+def transfer_weights(source, target, *, skip_layers=()):
+    """Copies weights layer by layer (same Keras layer name and weight shapes).
+
+    Returns (copied layer names, skipped layer names). `skip_layers` names target layers never
+    copied (the last layer when it is not initialised).
+    """
+    by_name = {layer.name: layer for layer in source._flatten_layers(include_self=False)}
+    copied, skipped = [], []
+    for layer in target._flatten_layers(include_self=False):
+        if not layer.weights or layer.name in skip_layers:
+            if layer.weights:
+                skipped.append(layer.name)
+            continue
+        src = by_name.get(layer.name)
+        if src is None:
+            skipped.append(layer.name)
+            continue
+        values = src.get_weights()
+        if len(values) != len(layer.weights) or any(
+                np.shape(v) != tuple(w.shape) for v, w in zip(values, layer.weights)):
+            skipped.append(layer.name)
+            continue
+        layer.set_weights(values)
+        copied.append(layer.name)
+    return copied, skipped
