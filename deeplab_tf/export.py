@@ -118,9 +118,7 @@ def _build_servable(model, class_names, max_pixels, class_names_path):
         def __init__(self):
             super().__init__()
             self.model = model
-            # Track the backing tf.Variables too: without them TF1-style loaders (TF Serving,
-            # saved_model_cli run) find the Keras 3 variables uninitialised.
-            self.model_variables = [v.value for v in model.variables]
+            self.model_variables = _variables(model)  # for TF1-style loaders: TF Serving
             self.class_names_asset = tf.saved_model.Asset(str(class_names_path))
             self.class_names = tf.Variable(list(class_names), trainable=False, name="class_names")
 
@@ -184,6 +182,21 @@ def export_saved_model(model, output, *, class_names=None, max_pixels=DEFAULT_MA
 # ---------------------------------------------------------------------------------------------
 # TFLite
 # ---------------------------------------------------------------------------------------------
+def _variables(model):
+    """A tf.Module tracking the model's backing tf.Variables.
+
+    Keras 3 variables wrap a tf.Variable; trackers that load a SavedModel the TF1 way (TF
+    Serving, saved_model_cli run, the TFLite converter's freezing step) only find the wrapped
+    ones when they are tracked directly. Passing the keras.Model itself to the converter gives,
+    with TF 2.21, a float file whose outputs are NaN and an int8 calibration that fails on
+    READ_VARIABLE ops.
+    """
+    import tensorflow as tf
+    module = tf.Module()
+    module.model_variables = [v.value for v in model.variables]
+    return module
+
+
 def _tflite_function(model, input_size, argmax):
     """A concrete function [1, H, W, 3] float32 0..255 -> {"probabilities"} or {"labels"}."""
     import tensorflow as tf
@@ -254,9 +267,7 @@ def convert_to_tflite(model, *, input_size, quantize="none", argmax=False, io_dt
     if len(input_size) != 2 or min(input_size) <= 0:
         raise ValueError(f"--input_size={input_size} must be two positive integers H,W")
     function = _tflite_function(model, input_size, argmax)
-    # Without a trackable object the converter freezes the variables into constants (with one,
-    # int8 calibration fails on READ_VARIABLE ops in TF 2.21).
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], _variables(model))
     if quantize != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "fp16":

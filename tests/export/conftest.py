@@ -14,6 +14,8 @@ def tiny_model(num_classes=3, seed=0):
     x = keras.layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="conv")(x)
     x = keras.layers.BatchNormalization(name="conv.BatchNorm")(x)
     x = keras.layers.ReLU()(x)
+    # 3*3*8*16 = 1152 weights: over the 1024 below which the converter leaves weights float.
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv2")(x)
     x = keras.layers.Conv2D(num_classes, 1, name="logits")(x)
     x = ResizeBilinear(name="upsample")([x, images])
     model = keras.Model(images, x)
