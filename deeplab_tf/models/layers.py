@@ -9,12 +9,15 @@ import tensorflow as tf
 from deeplab_tf.models.naming import keras_name
 
 # Preprocessing modes, one per backbone family (official research/deeplab/core/
-# feature_extractor.py, _PREPROCESS_FN):
-#   "minus_one_to_one": x / 127.5 - 1 (Xception, MobileNetV2).
-#   "imagenet_mean":    x - [123.68, 116.78, 103.94] in RGB order (resnet_v1 / resnet_v1_beta).
-#   "caffe_bgr_mean":   RGB->BGR then x - [103.939, 116.779, 123.68] (Caffe VGG-16 of v1/v2).
-_IMAGENET_MEAN_RGB = (123.68, 116.78, 103.94)
-_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+# feature_extractor.py, _PREPROCESS_FN and _MEAN_RGB):
+#   "minus_one_to_one": x / 127.5 - 1 (Xception, MobileNetV2 and the resnet_v1_*_beta
+#                       variants: _preprocess_zero_mean_unit_range).
+#   "imagenet_mean":    x - [123.15, 115.90, 103.06] in RGB order (plain resnet_v1_50/101:
+#                       _preprocess_subtract_imagenet_mean with the official _MEAN_RGB).
+#   "caffe_bgr_mean":   RGB->BGR then x - [104.008, 116.669, 122.675] (the Caffe VGG-16 of
+#                       DeepLab v1/v2: transform_param mean_value in the DeepLab prototxts).
+_IMAGENET_MEAN_RGB = (123.15, 115.90, 103.06)
+_CAFFE_MEAN_BGR = (104.008, 116.669, 122.675)
 PREPROCESSING_MODES = ("minus_one_to_one", "imagenet_mean", "caffe_bgr_mean")
 
 # The pixel value that preprocessing maps to 0: images are padded with it (official
@@ -122,3 +125,63 @@ def activate(x, activation, name):
     if activation == "relu6":
         return keras.layers.ReLU(max_value=6.0, name=keras_name(name, "Relu6"))(x)
     raise ValueError(f"activation={activation!r}; allowed: 'relu', 'relu6', None")
+
+
+def scaled_channels(channels, width_multiplier):
+    """Channel count scaled by width_multiplier (tests use tiny widths; 1.0 = the paper)."""
+    return max(1, int(round(channels * width_multiplier)))
+
+
+def fixed_padding(x, kernel_size, rate, name):
+    """Pads [B, H, W, C] by (k_eff - 1) split as evenly as possible, more at the end.
+
+    The official resnet_utils.conv2d_same / xception.fixed_padding pad explicitly before a
+    strided VALID convolution, so the sampling grid does not depend on whether H is odd or even
+    (Keras/TF "SAME" pads 0 before and 1 after for even H with a 3x3 stride-2 kernel).
+    """
+    k_eff = kernel_size + (kernel_size - 1) * (rate - 1)
+    beg = (k_eff - 1) // 2
+    end = k_eff - 1 - beg
+    return keras.layers.ZeroPadding2D(((beg, end), (beg, end)), name=name)(x)
+
+
+def conv2d_same(x, filters, kernel_size, *, name, bn, stride=1, rate=1, activation="relu"):
+    """Conv + BN (+ activation) as the official resnet_utils.conv2d_same.
+
+    stride 1: "SAME" convolution (dilated by `rate`); stride > 1: explicit fixed padding then a
+    VALID convolution. [B, H, W, Cin] -> [B, ceil(H/stride), ceil(W/stride), filters].
+    """
+    if stride == 1:
+        return conv_bn(x, filters, kernel_size, name=name, bn=bn, rate=rate,
+                       activation=activation)
+    x = fixed_padding(x, kernel_size, rate, keras_name(name, "pad"))
+    x = keras.layers.Conv2D(filters, kernel_size, strides=stride, dilation_rate=rate,
+                            padding="valid", use_bias=False, name=keras_name(name))(x)
+    x = keras.layers.BatchNormalization(
+        momentum=bn["momentum"], epsilon=bn["epsilon"], name=keras_name(name, "BatchNorm"))(x)
+    return activate(x, activation, name)
+
+
+def separable_conv_bn(x, filters, *, name, bn, kernel_size=3, stride=1, rate=1,
+                      depthwise_activation="relu", pointwise_activation="relu",
+                      explicit_padding=False):
+    """Depthwise conv + BN (+ act), then 1x1 pointwise conv + BN (+ act).
+
+    The split form of the official utils.split_separable_conv2d (ASPP/decoder, ReLU after
+    both) and xception.separable_conv2d_same (activation per module). Layer names follow the
+    official scopes "<name>_depthwise" and "<name>_pointwise".
+    [B, H, W, Cin] -> [B, ceil(H/stride), ceil(W/stride), filters].
+    """
+    padding = "same"
+    if stride > 1 and explicit_padding:
+        x = fixed_padding(x, kernel_size, rate, keras_name(name + "_depthwise", "pad"))
+        padding = "valid"
+    x = keras.layers.DepthwiseConv2D(
+        kernel_size, strides=stride, dilation_rate=rate, padding=padding, use_bias=False,
+        name=keras_name(name + "_depthwise"))(x)
+    x = keras.layers.BatchNormalization(
+        momentum=bn["momentum"], epsilon=bn["epsilon"],
+        name=keras_name(name + "_depthwise", "BatchNorm"))(x)
+    x = activate(x, depthwise_activation, name + "_depthwise")
+    return conv_bn(x, filters, 1, name=name + "_pointwise", bn=bn,
+                   activation=pointwise_activation)

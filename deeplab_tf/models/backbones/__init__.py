@@ -44,11 +44,18 @@ class BackboneSpec:
         return lambda x, **kw: fn(x, **{**self.kwargs, **kw})
 
 
-# BatchNorm defaults (official research/deeplab/core/feature_extractor.py and the slim
-# arg scopes): Keras momentum = TF1 decay. Verify against the official code when editing.
-_BN_RESNET = {"momentum": 0.9997, "epsilon": 1e-5}
+# BatchNorm defaults (Keras momentum = TF1 decay), checked against the official code:
+# - ResNet: research/deeplab/core/feature_extractor.py extract_features passes
+#   batch_norm_decay=0.95, batch_norm_epsilon=1e-5 to resnet_v1_beta.resnet_arg_scope.
+# - Xception: the same function passes batch_norm_decay=0.9997, batch_norm_epsilon=1e-3.
+# - MobileNetV2: mobilenet_v2.training_scope is called without bn_decay, so its default
+#   0.997 applies (nets/mobilenet/mobilenet.py training_scope), with slim's default
+#   epsilon 1e-3.
+# (The DeepLab head's own BatchNorm, in model.py, is decay 0.9997, epsilon 1e-5: HEAD_BN in
+# deeplab_v3.py.)
+_BN_RESNET = {"momentum": 0.95, "epsilon": 1e-5}
 _BN_XCEPTION = {"momentum": 0.9997, "epsilon": 1e-3}
-_BN_MOBILENET = {"momentum": 0.9997, "epsilon": 1e-3}
+_BN_MOBILENET = {"momentum": 0.997, "epsilon": 1e-3}
 
 # One literal dict, no dispatch by substring.
 BACKBONES = {spec.name: spec for spec in (
@@ -60,10 +67,11 @@ BACKBONES = {spec.name: spec for spec in (
                  "resnet_v1_50", kwargs={"depth": 50, "beta": False}),
     BackboneSpec("resnet101", "resnet", "build_resnet_v1", "imagenet_mean", _BN_RESNET,
                  "resnet_v1_101", kwargs={"depth": 101, "beta": False}),
-    # v3/v3+: the official "beta" variant (stem of three 3x3 convs).
-    BackboneSpec("resnet50_beta", "resnet", "build_resnet_v1", "imagenet_mean", _BN_RESNET,
+    # v3/v3+: the official "beta" variant (stem of three 3x3 convs). Its official
+    # preprocessing is [-1, 1] (feature_extractor._PREPROCESS_FN['resnet_v1_101_beta']).
+    BackboneSpec("resnet50_beta", "resnet", "build_resnet_v1", "minus_one_to_one", _BN_RESNET,
                  "resnet_v1_50", kwargs={"depth": 50, "beta": True}),
-    BackboneSpec("resnet101_beta", "resnet", "build_resnet_v1", "imagenet_mean", _BN_RESNET,
+    BackboneSpec("resnet101_beta", "resnet", "build_resnet_v1", "minus_one_to_one", _BN_RESNET,
                  "resnet_v1_101", kwargs={"depth": 101, "beta": True}),
     BackboneSpec("xception65", "xception", "build_xception65", "minus_one_to_one", _BN_XCEPTION,
                  "xception_65"),

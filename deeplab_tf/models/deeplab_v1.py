@@ -1,0 +1,37 @@
+"""DeepLab v1 head: DeepLab-LargeFOV (Chen et al., arXiv 1412.7062, Sec. 3.1 and 4.1).
+
+fc6 is a 3x3 convolution with dilation 12 and 1024 channels (the LargeFOV choice that cuts
+VGG's 7x7x4096 fc6 to 20.5M parameters in total), fc7 a 1x1 with 1024, each followed by ReLU
+and dropout 0.5, fc8 a 1x1 to the classes. Names follow the Caffe prototxt (fc6, drop6, ...).
+"""
+import keras
+
+
+def fc_branch(x, *, num_classes, rate, fc_depth, dropout, suffix=""):
+    """fc6 (3x3 dilated) -> fc7 (1x1) -> fc8 (1x1 logits).
+
+    [B, h, w, C] -> [B, h, w, num_classes]. suffix names the v2 ASPP branch ("_1", ...).
+    """
+    x = keras.layers.Conv2D(fc_depth, 3, dilation_rate=rate, padding="same", activation="relu",
+                            name=f"fc6{suffix}")(x)
+    x = keras.layers.Dropout(dropout, name=f"drop6{suffix}")(x)
+    x = keras.layers.Conv2D(fc_depth, 1, activation="relu", name=f"fc7{suffix}")(x)
+    x = keras.layers.Dropout(dropout, name=f"drop7{suffix}")(x)
+    return keras.layers.Conv2D(num_classes, 1, name=f"fc8{suffix}")(x)
+
+
+def largefov_head(endpoints, *, num_classes, atrous_rates, fc_depth=1024, dropout=0.5):
+    """LargeFOV head on the backbone output.
+
+    Args:
+      endpoints: backbone endpoints; uses "out" [B, h, w, 512].
+      atrous_rates: a 1-tuple, the fc6 dilation at the model's output stride (12 at OS8).
+    Returns:
+      (logits [B, h, w, num_classes], names of the layers that depend on num_classes).
+    """
+    if len(atrous_rates) != 1:
+        raise ValueError(f"atrous_rates={tuple(atrous_rates)!r}: DeepLab v1 LargeFOV has one "
+                         "fc6 rate, e.g. (12,)")
+    logits = fc_branch(endpoints["out"], num_classes=num_classes, rate=atrous_rates[0],
+                       fc_depth=fc_depth, dropout=dropout)
+    return logits, ["fc8"]
