@@ -119,7 +119,7 @@ def panel(image, prediction, path, colours, names=None, crf=None, label=None, ti
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, 0.08, 1, 0.93 if title else 1))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

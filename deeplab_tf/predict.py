@@ -1,0 +1,149 @@
+"""Segment images: a class-index PNG and a colour overlay per image.
+
+    python -m deeplab_tf.predict --model=deeplab.keras|SAVED_MODEL|model.tflite \
+        --images='photos/*.jpg' --output_dir=out [--crf] [--eval_scales=...] \
+        [--add_flipped_images] [--dataset=voc2012]
+
+For each input NAME.EXT writes, in --output_dir:
+  NAME.png          mode "P" (the dataset palette) with the class index in every pixel, the
+                    size of the input image (PIL reads the indices back with np.asarray);
+  NAME_overlay.png  the photo blended with the colour mask;
+  NAME_panel.png    image | prediction | CRF (with --panels).
+Probabilities come from deeplab_tf.inference (pad to OS*k+1, multi-scale + flip, crop back);
+--crf refines them with the DenseCRF of deeplab_tf.postprocess.crf in a process pool.
+"""
+import glob
+import os
+import sys
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """Defined only when run as a program (importing the module leaves absl FLAGS alone)."""
+    def define(kind, name, default, *args):
+        if name not in FLAGS:
+            getattr(flags, f"DEFINE_{kind}")(name, default, *args)
+    define("string", "model", None, "A .keras file, a SavedModel folder or a .tflite file.")
+    define("string", "images", None, "Glob of input images (quote it), or one file.")
+    define("string", "output_dir", None, "Where the masks and overlays go.")
+    define("boolean", "crf", False, "Refine with the fully connected CRF.")
+    define("list", "eval_scales", ["1.0"], "Input scales whose probabilities are averaged.")
+    define("boolean", "add_flipped_images", False, "Also average left-right flipped inputs.")
+    define("integer", "output_stride", None, "Rebuild a .keras model at this output stride.")
+    define("string", "preset", None, "Preset of a .keras model (for --output_stride).")
+    define("string", "dataset", "voc2012", "Dataset whose palette and class names to use.")
+    define("integer", "batch_size", 4, "Images per model call.")
+    define("integer", "crf_processes", 0, "CRF worker processes (0: one per CPU core).")
+    define("boolean", "panels", False, "Also write NAME_panel.png (image | prediction | CRF).")
+    define("enum", "tflite_input_range", "auto", ["auto", "0_255", "minus_one_to_one"],
+           "Input range of a float .tflite (auto: official files take [-1, 1]).")
+
+
+def read_image(path):
+    """uint8 [H, W, 3] RGB; a clear error naming the file otherwise."""
+    from PIL import Image
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except Exception as error:  # PIL raises several types for unreadable files
+        raise ValueError(f"{path}: not a readable image ({error})") from None
+
+
+def predict_files(predictor, paths, output_dir, *, colours, names=None, crf_params=None,
+                  crf_processes=None, eval_scales=(1.0,), add_flipped_images=False,
+                  batch_size=4, pad_multiple=16, panels=False, progress=True):
+    """Writes NAME.png (class indices) and NAME_overlay.png per path; returns the written
+    mask paths."""
+    from PIL import Image
+    from tqdm import tqdm
+    from deeplab_tf import inference, viz
+    from deeplab_tf.postprocess import crf as crf_lib
+    if crf_params is not None and predictor.output == inference.LABELS:
+        raise ValueError(f"--crf needs probabilities; {predictor.path} outputs labels only")
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    if len(set(stems)) != len(stems):
+        dup = next(s for s in stems if stems.count(s) > 1)
+        raise ValueError(f"two input images share the name {dup!r}; their masks would "
+                         "overwrite each other")
+    os.makedirs(output_dir, exist_ok=True)
+    refiner = crf_lib.CRFRefiner(crf_params, crf_processes) if crf_params else None
+    written = []
+    try:
+        with tqdm(total=len(paths), unit="img", desc="predict", disable=not progress) as bar:
+            for start in range(0, len(paths), batch_size):
+                chunk = paths[start:start + batch_size]
+                images = [read_image(p) for p in chunk]
+                if predictor.output == inference.LABELS:
+                    probs = None
+                    labels = inference.predict_labels(predictor, images, eval_scales,
+                                                      add_flipped_images, batch_size, pad_multiple)
+                else:
+                    probs = inference.predict_probabilities(
+                        predictor, images, eval_scales, add_flipped_images, batch_size,
+                        pad_multiple)
+                    labels = [p.argmax(-1) for p in probs]
+                refined = [None] * len(chunk)
+                if refiner:
+                    refined = [q.argmax(-1) for q in refiner.refine(images, probs)]
+                for path, image, plain, crf_out in zip(chunk, images, labels, refined):
+                    stem = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0])
+                    final = plain if crf_out is None else crf_out
+                    written.append(viz.save_index_png(final, stem + ".png", colours))
+                    Image.fromarray(viz.overlay(image, final, colours)).save(
+                        stem + "_overlay.png")
+                    if panels:
+                        viz.panel(image, plain, stem + "_panel.png", colours, names,
+                                  crf=crf_out, title=os.path.basename(path))
+                bar.update(len(chunk))
+    finally:
+        if refiner:
+            refiner.close()
+    return written
+
+
+def main(argv):
+    del argv
+    try:
+        run()
+    except (ValueError, FileNotFoundError, OSError) as error:
+        sys.exit(f"predict: error: {error}")
+
+
+def run():
+    from deeplab_tf import inference, viz
+    from deeplab_tf.postprocess import crf as crf_lib
+    for name in ("model", "images", "output_dir"):
+        if not FLAGS[name].value:
+            sys.exit(f"predict: error: --{name} is required")
+    paths = sorted(glob.glob(FLAGS.images)) if any(c in FLAGS.images for c in "*?[") else (
+        [FLAGS.images] if os.path.isfile(FLAGS.images) else [])
+    if not paths:
+        sys.exit(f"predict: error: --images={FLAGS.images} matches no file")
+    predictor = inference.load_predictor(FLAGS.model, tflite_input_range=FLAGS.tflite_input_range)
+    if FLAGS.output_stride:
+        if predictor.kind != "keras":
+            sys.exit(f"predict: error: --output_stride needs a .keras model; {FLAGS.model} is a "
+                     f"{predictor.kind}")
+        predictor = inference.predictor_from_keras(inference.rebuild_at_output_stride(
+            predictor.model, FLAGS.output_stride, FLAGS.preset), FLAGS.model)
+    names = viz.class_names(FLAGS.dataset)
+    if predictor.num_classes is not None and predictor.num_classes != len(names):
+        sys.exit(f"predict: error: model {FLAGS.model} predicts {predictor.num_classes} classes "
+                 f"but --dataset={FLAGS.dataset} has {len(names)}")
+    crf_params = crf_lib.default_params() if FLAGS.crf else None
+    written = predict_files(
+        predictor, paths, FLAGS.output_dir, colours=viz.palette(FLAGS.dataset), names=names,
+        crf_params=crf_params, crf_processes=FLAGS.crf_processes or None,
+        eval_scales=tuple(float(s) for s in FLAGS.eval_scales),
+        add_flipped_images=FLAGS.add_flipped_images, batch_size=FLAGS.batch_size,
+        pad_multiple=FLAGS.output_stride or 16, panels=FLAGS.panels)
+    print(f"wrote {len(written)} masks and overlays to {FLAGS.output_dir}")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
