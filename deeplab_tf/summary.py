@@ -1,0 +1,73 @@
+"""Model zoo summary: parameters and multiply-adds of the presets.
+
+    python -m deeplab_tf.summary --preset=deeplabv3plus_xception65 --crop_size=513,513 \
+        --output_stride=16 --json
+    python -m deeplab_tf.summary                # a table of every preset
+
+The model is built at [1, H, W, 3] and counted from its layers' static shapes (no forward
+pass). What is counted: see deeplab_tf/models/summary.py. With --json one object
+{"preset", "params", "multiply_adds", "crop_size", "output_stride", ...} (a list of them
+without --preset).
+"""
+import json
+import sys
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("preset", None, "Preset name (default: every preset, as a table).")
+flags.DEFINE_list("crop_size", ["513", "513"], "Input HEIGHT,WIDTH (or one number for both).")
+flags.DEFINE_integer("output_stride", None, "8, 16 or 32 (default: the preset's).")
+flags.DEFINE_integer("num_classes", None, "Number of classes (default: the preset's, 21).")
+flags.DEFINE_boolean("json", False, "Print JSON instead of a table.")
+
+
+def _crop_size(values):
+    try:
+        sizes = [int(v) for v in values]
+    except ValueError:
+        sizes = []
+    if len(sizes) == 1:
+        sizes = sizes * 2
+    if len(sizes) != 2 or min(sizes) < 1:
+        raise ValueError(f"--crop_size={','.join(values)!r}: expected HEIGHT,WIDTH positive "
+                         "integers, e.g. 513,513")
+    return tuple(sizes)
+
+
+def _table(rows):
+    lines = [f"{'preset':32s} {'OS':>3s} {'crop':>9s} {'params':>10s} {'multiply-adds':>14s}"]
+    for r in rows:
+        crop = "x".join(str(c) for c in r["crop_size"])
+        lines.append(f"{r['preset']:32s} {r['output_stride']:3d} {crop:>9s} "
+                     f"{r['params'] / 1e6:9.2f}M {r['multiply_adds'] / 1e9:13.2f}B")
+    return "\n".join(lines)
+
+
+def main(argv):
+    if len(argv) > 1:
+        print(f"summary: error: unexpected arguments {argv[1:]}", file=sys.stderr)
+        return 2
+    import os
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from deeplab_tf.models.presets import PRESETS
+    from deeplab_tf.models.summary import summarize
+    try:
+        crop = _crop_size(FLAGS.crop_size)
+        if FLAGS.preset is not None and FLAGS.preset not in PRESETS:
+            raise ValueError(f"--preset={FLAGS.preset!r} is unknown; allowed: {sorted(PRESETS)}")
+        names = [FLAGS.preset] if FLAGS.preset else sorted(PRESETS)
+        rows = [summarize(name, crop_size=crop, output_stride=FLAGS.output_stride,
+                          num_classes=FLAGS.num_classes) for name in names]
+    except ValueError as e:
+        print(f"summary: error: {e}", file=sys.stderr)
+        return 1
+    if FLAGS.json:
+        print(json.dumps(rows[0] if FLAGS.preset else rows))
+    else:
+        print(_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
