@@ -1,0 +1,30 @@
+"""Tiny settings shared by the model tests: narrow widths, 3 classes."""
+import importlib.util
+
+import pytest
+
+from deeplab_tf.models.presets import PRESETS
+
+NUM_CLASSES = 3
+# Per-key tiny values, applied when the preset has the key.
+_TINY = {"width_multiplier": 0.125, "aspp_depth": 16, "decoder_depth": 16, "low_level_depth": 8,
+         "fc_depth": 16}
+
+
+def tiny_overrides(preset):
+    return {k: v for k, v in _TINY.items() if k in PRESETS[preset]}
+
+
+def needs_backbone_module(preset):
+    """Skip MobileNetV2 presets only while backbones/mobilenet_v2.py does not exist."""
+    from deeplab_tf.models.backbones import get_backbone
+    module = get_backbone(PRESETS[preset]["backbone"]).module
+    if importlib.util.find_spec(f"deeplab_tf.models.backbones.{module}") is None:
+        pytest.skip(f"deeplab_tf/models/backbones/{module}.py is not there yet")
+
+
+def build_tiny(preset, output_stride=None, **extra):
+    from deeplab_tf.models.builder import build_model
+    needs_backbone_module(preset)
+    return build_model(preset, num_classes=NUM_CLASSES, output_stride=output_stride,
+                       **{**tiny_overrides(preset), **extra})
