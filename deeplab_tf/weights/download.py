@@ -1,0 +1,136 @@
+"""Downloads official DeepLab files into a cache folder, checking their sha256.
+
+Addresses are the official ones (research/deeplab/g3doc/model_zoo.md and quantize.md, the
+TFLite GPU delegate page, google-coral/test_data). sha256 values are recorded where we hold a
+copy of the file; for the others the digest is printed on first download so it can be pinned.
+
+The cache folder is $DEEPLAB_TF_CACHE, else ~/.cache/deeplab_tf. `base_url` replaces the
+folder part of the address (tests point it at a local mirror as a file:// URL), so nothing
+here needs the network unless a user asks for a file that is not cached.
+"""
+import dataclasses
+import hashlib
+import os
+import pathlib
+import shutil
+import urllib.parse
+import urllib.request
+from typing import Optional
+
+_TF = "http://download.tensorflow.org/models/"
+
+
+@dataclasses.dataclass(frozen=True)
+class OfficialFile:
+    url: str
+    sha256: Optional[str]
+    kind: str            # "tflite" or "checkpoint" (a model zoo tarball)
+    description: str
+
+    @property
+    def filename(self):
+        return self.url.rsplit("/", 1)[-1]
+
+
+OFFICIAL_FILES = {
+    "deeplabv3_257_mv_gpu": OfficialFile(
+        _TF + "tflite/gpu/deeplabv3_257_mv_gpu.tflite",
+        "68a539782c2c6a72f8aac3724600124a85ed977162b44e84cbae5db717c933c6", "tflite",
+        "float DeepLab v3 MobileNetV2 dm0.5, OS8, 257x257, PASCAL (TFLite GPU sample)"),
+    "deeplabv3_mnv2_pascal_quant": OfficialFile(
+        "https://github.com/google-coral/test_data/raw/master/deeplabv3_mnv2_pascal_quant.tflite",
+        "350af47fd346ea6d74b58833a351f583ba860e9806ec5bd292ff8d8f1f249398", "tflite",
+        "uint8 DeepLab v3 MobileNetV2 dm1.0, OS16, 513x513, PASCAL (Coral test data)"),
+    "mobilenetv2_coco_voc_trainaug": OfficialFile(
+        _TF + "deeplabv3_mnv2_pascal_train_aug_2018_01_29.tar.gz", None, "checkpoint",
+        "model zoo: MobileNetV2 dm1.0, COCO + VOC train_aug, 75.32% val mIoU"),
+    "mobilenetv2_dm05_coco_voc_trainaug": OfficialFile(
+        _TF + "deeplabv3_mnv2_dm05_pascal_trainaug_2018_10_01.tar.gz", None, "checkpoint",
+        "model zoo: MobileNetV2 dm0.5, COCO + VOC train_aug, 70.19% val mIoU"),
+    "xception65_coco_voc_trainaug": OfficialFile(
+        _TF + "deeplabv3_pascal_train_aug_2018_01_04.tar.gz", None, "checkpoint",
+        "model zoo: Xception-65 with decoder, COCO + VOC train_aug, 82.20% val mIoU"),
+}
+
+
+class DownloadError(RuntimeError):
+    """A download failed or its content does not match the expected sha256."""
+
+
+def cache_dir(path=None):
+    folder = pathlib.Path(path or os.environ.get("DEEPLAB_TF_CACHE")
+                          or pathlib.Path.home() / ".cache" / "deeplab_tf")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _progress(total, name, enabled):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, unit="B", unit_scale=True, desc=name, leave=False)
+
+
+def fetch(name_or_url, *, cache=None, sha256=None, base_url=None, progress=True):
+    """Returns the local path of an official file, downloading it once into the cache.
+
+    Args:
+      name_or_url: an OFFICIAL_FILES key or a URL (http(s):// or file://).
+      cache: cache folder (default $DEEPLAB_TF_CACHE or ~/.cache/deeplab_tf).
+      sha256: expected digest (default: the recorded one for a known name).
+      base_url: folder URL that replaces the official one (a mirror; file:// in tests).
+      progress: show a tqdm progress bar.
+    Raises:
+      ValueError: unknown name. DownloadError: unreachable address or sha256 mismatch.
+    """
+    if name_or_url in OFFICIAL_FILES:
+        entry = OFFICIAL_FILES[name_or_url]
+        url, sha256 = entry.url, sha256 or entry.sha256
+    elif "://" in name_or_url:
+        url = name_or_url
+    else:
+        raise ValueError(f"official file {name_or_url!r} is unknown; allowed: "
+                         f"{sorted(OFFICIAL_FILES)} or a URL")
+    filename = url.rsplit("/", 1)[-1]
+    if base_url:
+        url = base_url.rstrip("/") + "/" + filename
+    target = cache_dir(cache) / filename
+    if target.exists() and (sha256 is None or sha256_of(target) == sha256):
+        return target
+    partial = target.with_name(target.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
+            total = response.headers.get("Content-Length")
+            bar = _progress(int(total) if total else None, filename, progress)
+            for block in iter(lambda: response.read(1 << 20), b""):
+                out.write(block)
+                if bar is not None:
+                    bar.update(len(block))
+            if bar is not None:
+                bar.close()
+    except (OSError, ValueError) as error:
+        partial.unlink(missing_ok=True)
+        raise DownloadError(f"could not download {url}: {error}") from None
+    got = sha256_of(partial)
+    if sha256 is not None and got != sha256:
+        partial.unlink(missing_ok=True)
+        raise DownloadError(f"sha256 mismatch for {url}: expected {sha256}, got {got} "
+                            "(the file was deleted; the address may serve another version)")
+    if sha256 is None:
+        print(f"{filename}: sha256 {got} (not pinned)")
+    shutil.move(str(partial), str(target))
+    return target
+
+
+def file_url(path):
+    """file:// URL of a local path (for mirrors and tests)."""
+    return urllib.parse.urljoin("file:", urllib.request.pathname2url(str(pathlib.Path(path)
+                                                                          .resolve())))

@@ -1,0 +1,58 @@
+"""The download helper, pointed at local copies (file:// URLs), never the network."""
+import shutil
+
+import pytest
+
+from deeplab_tf.weights import download
+from tests.weights.conftest import FLOAT_FILE, official
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """A local mirror folder holding a copy of the official float file."""
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    shutil.copy(official(FLOAT_FILE), folder / FLOAT_FILE)
+    return folder
+
+
+def test_fetch_official_name_from_mirror_checks_sha256_and_caches(tmp_path, mirror):
+    cache = tmp_path / "cache"
+    path = download.fetch("deeplabv3_257_mv_gpu", cache=cache,
+                          base_url=download.file_url(mirror), progress=False)
+    assert path == cache / FLOAT_FILE
+    assert download.sha256_of(path) == download.OFFICIAL_FILES["deeplabv3_257_mv_gpu"].sha256
+    (mirror / FLOAT_FILE).unlink()  # cached now: no second download
+    assert download.fetch("deeplabv3_257_mv_gpu", cache=cache,
+                          base_url=download.file_url(mirror), progress=False) == path
+
+
+def test_recorded_sha256_match_the_shared_copies():
+    for name, filename in (("deeplabv3_257_mv_gpu", FLOAT_FILE),
+                           ("deeplabv3_mnv2_pascal_quant", "deeplabv3_mnv2_pascal_quant.tflite")):
+        assert download.sha256_of(official(filename)) == download.OFFICIAL_FILES[name].sha256
+
+
+def test_sha256_mismatch_is_an_error_and_leaves_nothing(tmp_path, mirror):
+    cache = tmp_path / "cache"
+    url = download.file_url(mirror / FLOAT_FILE)
+    with pytest.raises(download.DownloadError, match="sha256 mismatch for file:.*expected 00ff"):
+        download.fetch(url, cache=cache, sha256="00ff", progress=False)
+    assert list(cache.iterdir()) == []
+
+
+def test_unreachable_address_and_unknown_name(tmp_path):
+    with pytest.raises(download.DownloadError, match="could not download file:.*absent.tflite"):
+        download.fetch(download.file_url(tmp_path / "absent.tflite"), cache=tmp_path / "c",
+                       progress=False)
+    with pytest.raises(ValueError, match="official file 'deeplabv9' is unknown; allowed: "):
+        download.fetch("deeplabv9", cache=tmp_path / "c")
+
+
+def test_progress_bar_and_unpinned_digest(tmp_path, mirror, capsys):
+    path = download.fetch(download.file_url(mirror / FLOAT_FILE), cache=tmp_path / "c",
+                          progress=True)
+    assert path.exists()
+    captured = capsys.readouterr()
+    assert f"{FLOAT_FILE}: sha256 68a53978" in captured.out
+    assert "B/s" in captured.err or "B/" in captured.err  # tqdm wrote its bar
