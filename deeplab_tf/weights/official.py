@@ -45,8 +45,9 @@ BACKBONE_SCOPES = {
 HEAD_SCOPES = ("image_pooling", "aspp0", "aspp1", "aspp2", "aspp3", "concat_projection",
                "decoder", "logits")
 # Checkpoint entries that are not model weights (optimizer slots, counters, EMA copies).
+# Quantization-aware checkpoints (the zoo's *_8bit tarballs) also hold fake-quant ranges.
 IGNORED = re.compile(r"(^global_step$)|(/(Momentum|ExponentialMovingAverage|Adam(_1)?|RMSProp"
-                     r"(_1)?)$)|(^beta[12]_power$)")
+                     r"(_1)?)$)|(^beta[12]_power$)|(_quant/(min|max)$)")
 _BN_STATS = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
@@ -123,12 +124,19 @@ def _listing(title, items, limit=12):
     return f"{title} ({len(items)}): " + ", ".join(items[:limit]) + more
 
 
-def load_official_weights(model, weights):
+def _in_scopes(name, scopes):
+    return scopes is None or any(name == s or name.startswith(s + "/") for s in scopes)
+
+
+def load_official_weights(model, weights, scopes=None):
     """Assigns official weights to `model`; all or nothing.
 
     Args:
       model: a keras.Model whose layers are named after the official scopes.
       weights: OfficialWeights from read_tflite / read_checkpoint.
+      scopes: optional top-level official scopes to load (e.g. ["MobilenetV2"] to start
+        from an official backbone, or every scope but "logits" to train other classes);
+        layers and tensors outside them are left alone. None: everything, strictly.
     Returns:
       the number of variables assigned.
     Raises:
@@ -136,6 +144,8 @@ def load_official_weights(model, weights):
     """
     plan, used, missing, mismatched = [], set(), [], []
     for layer in weighted_layers(model):
+        if not _in_scopes(official_scope(layer.name), scopes):
+            continue
         for attr, name, constant in _targets(layer, weights.folded):
             variable = getattr(layer, attr)
             shape = tuple(variable.shape)
@@ -151,7 +161,8 @@ def load_official_weights(model, weights):
                 mismatched.append(f"{name}: file {list(value.shape)}, model {list(shape)}")
                 continue
             plan.append((variable, value))
-    extra = [n for n in weights.tensors if n not in used and not IGNORED.search(n)]
+    extra = [n for n in weights.tensors
+             if n not in used and not IGNORED.search(n) and _in_scopes(n, scopes)]
     if missing or extra or mismatched:
         parts = [_listing(t, i) for t, i in (("missing from the file", missing),
                                             ("extra in the file", extra),

@@ -121,3 +121,21 @@ def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
         read_checkpoint(tmp_path)
     with pytest.raises(OfficialWeightsError, match="nothing.ckpt is not a readable TF checkpoint"):
         read_checkpoint(tmp_path / "nothing.ckpt")
+
+
+def test_scoped_load_starts_a_new_class_count_from_the_official_weights(converted_float):
+    """Fine-tuning official weights on 3 classes: everything but logits/semantic loads."""
+    from deeplab_tf.weights.tflite_reader import read_tflite
+    from tests.weights.conftest import FLOAT_FILE, official
+    weights = read_tflite(official(FLOAT_FILE))
+    model = deeplab_tf.build_model("deeplabv3_mobilenetv2_dm05", num_classes=3)
+    logits_before = np.array(model.get_layer("logits.semantic").kernel)
+    with pytest.raises(OfficialWeightsError, match="mis-shaped .*logits/semantic/weights"):
+        load_official_weights(model, weights)
+    load_official_weights(model, weights, scopes=["MobilenetV2", "image_pooling", "aspp0",
+                                                  "concat_projection"])
+    np.testing.assert_array_equal(model.get_layer("logits.semantic").kernel, logits_before)
+    source = converted_float[0]
+    for name in ("MobilenetV2.Conv", "concat_projection.BatchNorm"):
+        for new, old in zip(model.get_layer(name).weights, source.get_layer(name).weights):
+            np.testing.assert_array_equal(np.array(new), np.array(old))
