@@ -22,6 +22,7 @@ setup(
         "tensorflow>=2.16; platform_machine!='x86_64'",
         "keras>=3.0",
         "tensorflow-datasets>=4.9",
+        "importlib_resources",  # tensorflow-datasets' builders need it (not pulled in by it)
         "numpy",
         "absl-py",
         "Pillow",

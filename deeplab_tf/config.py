@@ -17,6 +17,7 @@ class DataConfig:
     data_dir: str = ""                    # folder of prepared TFRecord shards
     source: str = "tfrecord"              # "tfrecord" | "tfds"
     tfds_data_dir: Optional[str] = None
+    tfds_manual_dir: Optional[str] = None  # raw layout / archives for the TFDS builders
     batch_size: int = 8                   # global batch (split across replicas)
     crop_size: Tuple[int, int] = (513, 513)
     # Random scale 0.5..2.0 in steps of 0.25 (official train.py min/max_scale_factor,

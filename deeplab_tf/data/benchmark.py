@@ -1,0 +1,111 @@
+r"""Input pipeline throughput (images/s) with the official training augmentation.
+
+  python -m deeplab_tf.data.benchmark [--voc_dir=../shared/data/voc] [--crop_size=513,513]
+
+Measures build_dataset(..., training=True) end to end (read, decode, random scale, pad, crop,
+flip, batch) on VOC-sized images (500x375 JPEGs). With --voc_dir, the real VOC sample images
+are repeated to --num_images records; otherwise synthetic 500x375 scenes are used. Reports the
+median of --runs timed runs. Called by deeplab_tf.benchmark through pipeline_throughput().
+"""
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+from absl import app, flags
+
+_VOC_SIZE = (375, 500)   # the usual PASCAL VOC image size (height, width)
+
+
+def _make_records(work_dir, num_images, voc_dir=None):
+    """A prepared folder with `num_images` VOC-sized training records; returns its path."""
+    import tensorflow as tf
+    from deeplab_tf.data import prepare, records, synthetic
+    raw = os.path.join(work_dir, "raw")
+    if voc_dir:
+        prepared = os.path.join(work_dir, "voc")
+        prepare.prepare("voc2012", voc_dir, prepared, splits=["train", "val"], progress=False)
+        source = [r.numpy() for s in ("train", "val")
+                  for r in tf.data.TFRecordDataset(records.split_files(prepared, s))]
+        out = os.path.join(work_dir, "replicated")
+        os.makedirs(out, exist_ok=True)
+        names = [records.shard_name("train", i, 4) for i in range(4)]
+        writers = [tf.io.TFRecordWriter(os.path.join(out, n)) for n in names]
+        for i in range(num_images):
+            writers[i % 4].write(source[i % len(source)])
+        for w in writers:
+            w.close()
+        import json
+        with open(os.path.join(out, records.INFO_FILE), "w") as f:
+            json.dump({"dataset": "voc2012", "splits": {"train": {
+                "num_examples": num_images, "files": names, "skipped": []}}}, f)
+        return out, "voc2012"
+    synthetic.write_synthetic(os.path.join(raw, "synthetic"), num_images, 1, _VOC_SIZE)
+    out = os.path.join(work_dir, "synthetic")
+    prepare.prepare("synthetic", raw, out, splits=["train"], num_shards=4, progress=False)
+    return out, "synthetic"
+
+
+def pipeline_throughput(data_dir=None, dataset="voc2012", voc_dir=None, num_images=256,
+                        crop_size=(513, 513), batch_size=8, num_batches=50, warmup_batches=10,
+                        runs=5):
+    """Training-pipeline images/s: {"median", "runs", "crop_size", "batch_size", "source"}.
+
+    data_dir: a prepared TFRecord folder (its "train" split); None: records are made in a
+    temporary folder from voc_dir's images (or synthetic 500x375 scenes when voc_dir is None).
+    """
+    from deeplab_tf.config import DataConfig
+    from deeplab_tf.data.pipeline import build_dataset
+    with tempfile.TemporaryDirectory() as work_dir:
+        if data_dir is None:
+            data_dir, dataset = _make_records(work_dir, num_images, voc_dir)
+        config = DataConfig(dataset=dataset, data_dir=data_dir, batch_size=batch_size,
+                            crop_size=tuple(crop_size))
+        iterator = iter(build_dataset(config, "train", training=True))
+        for _ in range(warmup_batches):
+            next(iterator)
+        rates = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            for _ in range(num_batches):
+                next(iterator)["image"].numpy()
+            rates.append(num_batches * batch_size / (time.perf_counter() - start))
+    return {"median": statistics.median(rates), "runs": rates, "crop_size": list(crop_size),
+            "batch_size": batch_size, "cpus": os.cpu_count(),
+            "source": voc_dir or data_dir if voc_dir or data_dir else "synthetic 500x375"}
+
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """Flags of this entry point (defined only when it runs, so importing it is free)."""
+    flags.DEFINE_string("data_dir", None, "Prepared TFRecord folder (default: make records).")
+    flags.DEFINE_string("voc_dir", None, "Raw VOC folder whose images are repeated (optional).")
+    flags.DEFINE_list("crop_size", ["513", "513"], "Training crop height,width.")
+    flags.DEFINE_integer("batch_size", 8, "Batch size.")
+    flags.DEFINE_integer("num_images", 256, "Records to make when --data_dir is not given.")
+    flags.DEFINE_integer("num_batches", 50, "Batches per timed run.")
+    flags.DEFINE_integer("runs", 5, "Timed runs (the median is reported).")
+
+
+def main(argv):
+    del argv
+    try:
+        crop = tuple(int(v) for v in FLAGS.crop_size)
+        assert len(crop) == 2 and min(crop) > 0
+    except (ValueError, AssertionError):
+        sys.exit(f"error: --crop_size={','.join(FLAGS.crop_size)}; expected HEIGHT,WIDTH > 0")
+    result = pipeline_throughput(FLAGS.data_dir, voc_dir=FLAGS.voc_dir,
+                                 num_images=FLAGS.num_images, crop_size=crop,
+                                 batch_size=FLAGS.batch_size, num_batches=FLAGS.num_batches,
+                                 runs=FLAGS.runs)
+    print(f"pipeline throughput: median {result['median']:.1f} images/s over {FLAGS.runs} runs "
+          f"({', '.join(f'{r:.1f}' for r in result['runs'])}); crop {crop}, batch "
+          f"{FLAGS.batch_size}, {result['cpus']} CPUs, source {result['source']}")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

@@ -1,0 +1,144 @@
+"""Per-dataset facts in one place: classes, palettes, ignore label, id maps, splits, layouts.
+
+Nothing here imports TensorFlow, so prepare's worker threads and the TFDS builders can use it.
+Sources: PASCAL VOC 2012 devkit (classes, colour map, split sizes), SBD (Hariharan et al.,
+ICCV 2011), the official research/deeplab data_generator.py (split sizes, ignore label 255,
+train_aug = 10,582) and cityscapesScripts helpers/labels.py (the labelId -> trainId table).
+"""
+import dataclasses
+from typing import Dict, Optional, Tuple
+
+IGNORE_LABEL = 255  # official research/deeplab: ignore_label=255 for every dataset
+
+
+def voc_colormap(num_colors=256):
+    """The PASCAL VOC colour map (devkit VOClabelcolormap.m): class index -> (r, g, b).
+
+    The bits of the index are spread over the high bits of the three channels, so index 255
+    (the ignore label) is (224, 224, 192), the cream boundary colour of the VOC label PNGs.
+    """
+    colors = []
+    for index in range(num_colors):
+        r = g = b = 0
+        c = index
+        for shift in range(7, -1, -1):
+            r |= (c & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        colors.append((r, g, b))
+    return tuple(colors)
+
+
+VOC_CLASSES = (
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
+    "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant",
+    "sheep", "sofa", "train", "tvmonitor")
+
+# cityscapesScripts helpers/labels.py: (labelId, name, trainId); trainId 255 = ignored in
+# evaluation. licence plate (labelId -1) never appears in the uint8 labelIds PNGs.
+CITYSCAPES_LABELS = (
+    (0, "unlabeled", 255), (1, "ego vehicle", 255), (2, "rectification border", 255),
+    (3, "out of roi", 255), (4, "static", 255), (5, "dynamic", 255), (6, "ground", 255),
+    (7, "road", 0), (8, "sidewalk", 1), (9, "parking", 255), (10, "rail track", 255),
+    (11, "building", 2), (12, "wall", 3), (13, "fence", 4), (14, "guard rail", 255),
+    (15, "bridge", 255), (16, "tunnel", 255), (17, "pole", 5), (18, "polegroup", 255),
+    (19, "traffic light", 6), (20, "traffic sign", 7), (21, "vegetation", 8),
+    (22, "terrain", 9), (23, "sky", 10), (24, "person", 11), (25, "rider", 12),
+    (26, "car", 13), (27, "truck", 14), (28, "bus", 15), (29, "caravan", 255),
+    (30, "trailer", 255), (31, "train", 16), (32, "motorcycle", 17), (33, "bicycle", 18))
+CITYSCAPES_CLASSES = tuple(name for _, name, train_id in sorted(
+    CITYSCAPES_LABELS, key=lambda x: x[2]) if train_id != 255)
+# cityscapesScripts labels.py colours of the 19 train ids.
+CITYSCAPES_PALETTE = (
+    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),
+    (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152),
+    (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100),
+    (0, 80, 100), (0, 0, 230), (119, 11, 32))
+
+
+def cityscapes_label_id_to_train_id():
+    """A 256-entry lookup table: labelId -> trainId; every id outside the table maps to 255.
+
+    prepare.py rejects label values 34..254 before they reach this table (they are not
+    Cityscapes labelIds); 255 stays 255.
+    """
+    table = [IGNORE_LABEL] * 256
+    for label_id, _, train_id in CITYSCAPES_LABELS:
+        table[label_id] = train_id
+    return tuple(table)
+
+
+SYNTHETIC_CLASSES = ("background", "disc", "box", "triangle", "stick")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """Facts about one dataset.
+
+    splits: official number of examples per split (the prepared folder may hold fewer, e.g. the
+    samples in tests). layout: the folder layout prepare.py reads, relative to --data_dir.
+    label_values: label values allowed in the raw label files (before id mapping), besides 255.
+    """
+    name: str
+    class_names: Tuple[str, ...]
+    palette: Tuple[Tuple[int, int, int], ...]
+    splits: Dict[str, Optional[int]]
+    layout: str
+    raw_label_values: Tuple[int, ...]
+    label_map: Optional[Tuple[int, ...]] = None   # raw label value -> class index (or 255)
+    ignore_label: int = IGNORE_LABEL
+    archives: Tuple[str, ...] = ()
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    def label_palette(self):
+        """Palette with 256 entries (class index -> colour; 255 -> the VOC boundary colour)."""
+        colors = list(self.palette) + list(voc_colormap()[len(self.palette):])
+        colors[self.ignore_label] = voc_colormap()[255]
+        return tuple(colors)
+
+
+_VOC_LAYOUT = ("VOCdevkit/VOC2012/{JPEGImages/ID.jpg, SegmentationClass/ID.png (palette) or "
+               "SegmentationClassRaw/ID.png (indices), ImageSets/Segmentation/SPLIT.txt}")
+_SBD_LAYOUT = ("benchmark_RELEASE/dataset/{img/ID.jpg, cls/ID.mat (GTcls.Segmentation), "
+               "train.txt, val.txt}")
+
+DATASETS = {
+    # VOC 2012 segmentation: train 1,464, val 1,449, trainval 2,913 (devkit ImageSets).
+    "voc2012": DatasetInfo(
+        name="voc2012", class_names=VOC_CLASSES, palette=voc_colormap(21),
+        splits={"train": 1464, "val": 1449, "trainval": 2913},
+        layout=_VOC_LAYOUT, raw_label_values=tuple(range(21)),
+        archives=("VOCtrainval_11-May-2012.tar",)),
+    # train_aug: VOC train + SBD train/val, minus VOC val images (official data_generator.py:
+    # 10,582 images). Labels: the VOC annotation where one exists, else SBD's.
+    "voc2012_aug": DatasetInfo(
+        name="voc2012_aug", class_names=VOC_CLASSES, palette=voc_colormap(21),
+        splits={"train_aug": 10582, "val": 1449},
+        layout=_VOC_LAYOUT + " plus " + _SBD_LAYOUT, raw_label_values=tuple(range(21)),
+        archives=("VOCtrainval_11-May-2012.tar", "benchmark.tgz")),
+    # Cityscapes fine: train 2,975, val 500, test 1,525 (official data_generator.py).
+    "cityscapes": DatasetInfo(
+        name="cityscapes", class_names=CITYSCAPES_CLASSES, palette=CITYSCAPES_PALETTE,
+        splits={"train": 2975, "val": 500, "test": 1525},
+        layout=("leftImg8bit/SPLIT/CITY/CITY_SEQ_FRAME_leftImg8bit.png and "
+                "gtFine/SPLIT/CITY/CITY_SEQ_FRAME_gtFine_labelIds.png"),
+        raw_label_values=tuple(range(34)), label_map=cityscapes_label_id_to_train_id(),
+        archives=("leftImg8bit_trainvaltest.zip", "gtFine_trainvaltest.zip")),
+    # The embedded dataset of deeplab_tf/data/synthetic.py, written in the VOC layout.
+    "synthetic": DatasetInfo(
+        name="synthetic", class_names=SYNTHETIC_CLASSES, palette=voc_colormap(5),
+        splits={"train": None, "val": None},
+        layout="synthetic/{JPEGImages, SegmentationClass, ImageSets/Segmentation} (VOC style)",
+        raw_label_values=tuple(range(len(SYNTHETIC_CLASSES)))),
+}
+
+
+def get_dataset(name):
+    """The DatasetInfo called `name`; a clear error listing the known names otherwise."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)}")
+    return DATASETS[name]

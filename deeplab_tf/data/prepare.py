@@ -1,0 +1,189 @@
+r"""Converts a raw dataset (folders or the official archives) into sharded TFRecords.
+
+  python -m deeplab_tf.data.prepare --dataset=voc2012 --data_dir=RAW --output_dir=OUT
+
+RAW holds the official layout (datasets.py), or the official archives (.tar/.tgz/.zip), or is
+an archive itself; archives are extracted under OUT/.raw only (members that would escape are an
+error). Every example of every split is decoded and checked first; any problem (image without
+label, size mismatch, label values outside the classes and 255, corrupt file) stops the run
+naming each offending file before anything is written, unless --skip_bad_examples (skipped and
+counted). Shards are written to temporary names and renamed only when all are complete, so a
+failed run leaves a previous output intact. The output bytes depend only on the input, so
+re-running is idempotent.
+"""
+import concurrent.futures
+import json
+import math
+import os
+import sys
+
+from absl import app, flags
+from tqdm import tqdm
+
+from deeplab_tf.data import archive, sources
+from deeplab_tf.data.datasets import DATASETS, get_dataset
+from deeplab_tf.data.raw_examples import BadExample, check_example
+
+EXAMPLES_PER_SHARD = 512   # ~50 MB shards for VOC JPEGs; several shards per replica
+
+
+class PrepareError(ValueError):
+    """Bad input to prepare; the message names every offending file."""
+
+
+def _search_roots(dataset, data_dir, output_dir, splits):
+    """Folders to search for the layout; extracts archives (into OUT/.raw) only when needed."""
+    if not os.path.exists(data_dir):
+        raise PrepareError(f"--data_dir={data_dir} does not exist")
+    if archive.is_archive(data_dir):
+        archives = [data_dir]
+    else:
+        try:
+            for split in splits:
+                sources.find_examples(dataset, [data_dir], split)
+            return [data_dir]
+        except sources.LayoutError:
+            archives = sorted(os.path.join(data_dir, n) for n in os.listdir(data_dir)
+                              if archive.is_archive(os.path.join(data_dir, n)))
+            if not archives:
+                raise
+    raw = os.path.join(output_dir, ".raw")
+    os.makedirs(raw, exist_ok=True)
+    return [data_dir if os.path.isdir(data_dir) else raw] + [
+        archive.extract(a, os.path.join(raw, archive.archive_stem(a))) for a in archives]
+
+
+def _check_split(dataset, roots, split, workers, progress):
+    info = get_dataset(dataset)
+    examples = sources.find_examples(dataset, roots, split)
+    good, bad = [], []
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(check_example, e, info) for e in examples]
+        for future in tqdm(futures, desc=f"checking {split}", disable=not progress):
+            try:
+                good.append(future.result())
+            except BadExample as error:
+                bad.append(str(error))
+    return good, bad
+
+
+def _write_shard(path, examples):
+    from deeplab_tf.data import records  # TensorFlow only when writing
+    with records.tf.io.TFRecordWriter(path) as writer:
+        for e in examples:
+            with open(e.image_path, "rb") as f:
+                image = f.read()
+            writer.write(records.encode_example(image, e.image_format, e.label_png, e.id,
+                                                e.height, e.width))
+
+
+def prepare(dataset, data_dir, output_dir, splits=None, num_shards=0, skip_bad_examples=False,
+            num_workers=None, progress=True):
+    """Checks, then writes the TFRecord shards of `splits`; returns the INFO_FILE contents."""
+    info = get_dataset(dataset)
+    splits = tuple(splits or sources.DEFAULT_SPLITS[dataset])
+    workers = num_workers or os.cpu_count() or 1
+    try:
+        roots = _search_roots(dataset, data_dir, output_dir, splits)
+    except sources.LayoutError as error:
+        raise PrepareError(str(error)) from None
+
+    checked, problems = {}, []
+    for split in splits:
+        try:
+            checked[split] = _check_split(dataset, roots, split, workers, progress)
+        except sources.LayoutError as error:
+            raise PrepareError(str(error)) from None
+        problems += checked[split][1]
+    if problems and not skip_bad_examples:
+        shown = "; ".join(problems[:20]) + (f"; and {len(problems) - 20} more"
+                                            if len(problems) > 20 else "")
+        raise PrepareError(f"{len(problems)} bad example(s) in {dataset}, nothing written "
+                           f"(--skip_bad_examples skips them): {shown}")
+    for split, (good, _) in checked.items():
+        if not good:
+            raise PrepareError(f"split {split} of {dataset} has no usable example")
+
+    from deeplab_tf.data import records  # TensorFlow is imported only once all is checked
+    os.makedirs(output_dir, exist_ok=True)
+    info_path = os.path.join(output_dir, records.INFO_FILE)
+    summary = {"dataset": dataset, "class_names": list(info.class_names),
+               "ignore_label": info.ignore_label, "splits": {}}
+    if os.path.exists(info_path):
+        previous = records.read_info(output_dir)
+        if previous["dataset"] != dataset:
+            raise PrepareError(f"--output_dir={output_dir} already holds dataset "
+                               f"{previous['dataset']}; use another folder for {dataset}")
+        summary["splits"].update(previous["splits"])
+
+    jobs, renames = [], []
+    for split, (good, bad) in checked.items():
+        count = num_shards or max(1, math.ceil(len(good) / EXAMPLES_PER_SHARD))
+        count = min(count, len(good))
+        names = [records.shard_name(split, i, count) for i in range(count)]
+        for i, name in enumerate(names):
+            final = os.path.join(output_dir, name)
+            temporary = os.path.join(output_dir, f".{name}.tmp{os.getpid()}")
+            jobs.append((temporary, good[i * len(good) // count:(i + 1) * len(good) // count]))
+            renames.append((temporary, final))
+        summary["splits"][split] = {"num_examples": len(good), "files": names,
+                                    "skipped": bad}
+    try:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            futures = [pool.submit(_write_shard, path, chunk) for path, chunk in jobs]
+            for future in tqdm(futures, desc="writing shards", disable=not progress):
+                future.result()
+    except BaseException:
+        for temporary, _ in renames:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        raise
+    for temporary, final in renames:
+        os.replace(temporary, final)
+    for split in checked:  # shards of an earlier run with another shard count
+        keep = set(summary["splits"][split]["files"])
+        for name in os.listdir(output_dir):
+            if name.startswith(split + "-") and name.endswith(".tfrecord") and name not in keep:
+                os.remove(os.path.join(output_dir, name))
+    with open(info_path + ".tmp", "w") as f:
+        json.dump(summary, f, indent=1, sort_keys=True)
+    os.replace(info_path + ".tmp", info_path)
+    return summary
+
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """Flags of this entry point (defined only when it runs, so importing it is free)."""
+    flags.DEFINE_enum("dataset", None, sorted(DATASETS), "Dataset to prepare.")
+    flags.DEFINE_string("data_dir", None, "Raw dataset folder, archive, or folder of archives.")
+    flags.DEFINE_string("output_dir", None, "Folder for the TFRecord shards.")
+    flags.DEFINE_list("splits", [], "Splits to prepare (default: the dataset's standard splits).")
+    flags.DEFINE_integer("num_shards", 0, "Shards per split (0: one per 512 examples).")
+    flags.DEFINE_bool("skip_bad_examples", False, "Skip and count bad examples instead of failing.")
+    flags.DEFINE_integer("num_workers", 0, "Parallel readers (0: one per CPU core).")
+    flags.DEFINE_bool("progress", True, "Show progress bars.")
+
+
+def main(argv):
+    del argv
+    for name in ("dataset", "data_dir", "output_dir"):
+        if not getattr(FLAGS, name):
+            sys.exit(f"error: --{name} is required")
+    if FLAGS.num_shards < 0:
+        sys.exit(f"error: --num_shards={FLAGS.num_shards} must be >= 0")
+    try:
+        summary = prepare(FLAGS.dataset, FLAGS.data_dir, FLAGS.output_dir, FLAGS.splits or None,
+                          FLAGS.num_shards, FLAGS.skip_bad_examples, FLAGS.num_workers or None,
+                          FLAGS.progress)
+    except (PrepareError, archive.UnsafeArchiveError, sources.LayoutError) as error:
+        sys.exit(f"error: {error}")
+    for split, entry in summary["splits"].items():
+        print(f"{split}: {entry['num_examples']} examples in {len(entry['files'])} shard(s), "
+              f"{len(entry['skipped'])} skipped")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

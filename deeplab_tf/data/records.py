@@ -1,0 +1,78 @@
+"""The TFRecord example format written by prepare.py and read by pipeline.py.
+
+Feature keys are those of the official research/deeplab/datasets/build_data.py, so shards made
+by the official conversion scripts (with SegmentationClassRaw labels) read the same way.
+The prepared folder also holds INFO_FILE (JSON): dataset name, classes and, per split, the
+number of examples, the shard files and the examples skipped by --skip_bad_examples.
+"""
+import json
+import os
+
+import tensorflow as tf
+
+INFO_FILE = "deeplab_tf_dataset.json"
+
+IMAGE = "image/encoded"
+IMAGE_FORMAT = "image/format"
+IMAGE_ID = "image/filename"
+HEIGHT = "image/height"
+WIDTH = "image/width"
+CHANNELS = "image/channels"
+LABEL = "image/segmentation/class/encoded"
+LABEL_FORMAT = "image/segmentation/class/format"
+
+FEATURES = {
+    IMAGE: tf.io.FixedLenFeature((), tf.string),
+    IMAGE_FORMAT: tf.io.FixedLenFeature((), tf.string, default_value="jpeg"),
+    IMAGE_ID: tf.io.FixedLenFeature((), tf.string, default_value=""),
+    HEIGHT: tf.io.FixedLenFeature((), tf.int64),
+    WIDTH: tf.io.FixedLenFeature((), tf.int64),
+    LABEL: tf.io.FixedLenFeature((), tf.string),
+}
+
+
+def _bytes(value):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def _int(value):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+
+def encode_example(image_bytes, image_format, label_png, image_id, height, width):
+    """Serialized tf.train.Example bytes of one image and its class-index PNG label."""
+    feature = {
+        IMAGE: _bytes(image_bytes), IMAGE_FORMAT: _bytes(image_format.encode()),
+        IMAGE_ID: _bytes(image_id.encode()), HEIGHT: _int(height), WIDTH: _int(width),
+        CHANNELS: _int(3), LABEL: _bytes(label_png), LABEL_FORMAT: _bytes(b"png"),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def shard_name(split, index, count):
+    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
+
+
+def read_info(folder):
+    """The INFO_FILE of a prepared folder; a clear error when the folder was not prepared."""
+    path = os.path.join(folder, INFO_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{folder} is not a prepared dataset folder ({INFO_FILE} is missing); run "
+            f"python -m deeplab_tf.data.prepare --dataset=... --output_dir={folder}")
+    with open(path) as f:
+        return json.load(f)
+
+
+def split_files(folder, split):
+    """Shard paths of `split` in a prepared folder; a clear error naming the known splits."""
+    info = read_info(folder)
+    if split not in info["splits"]:
+        raise ValueError(f"split {split!r} is not prepared in {folder}; prepared splits: "
+                         f"{sorted(info['splits'])}")
+    files = [os.path.join(folder, name) for name in info["splits"][split]["files"]]
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        raise FileNotFoundError(f"shard(s) {missing} of split {split!r} listed in "
+                                f"{os.path.join(folder, INFO_FILE)} are missing")
+    return files
