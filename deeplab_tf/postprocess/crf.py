@@ -17,7 +17,8 @@ does not build on Python 3.11). It needs C-contiguous arrays: uint8 [H, W, 3] im
 [C, H*W] unary energies.
 
 Images are refined in parallel with a process pool (pydensecrf holds the GIL, so threads would
-not help); CRFRefiner keeps one pool alive across batches.
+not help); CRFRefiner keeps one pool alive across batches. Measured times are in BUILD_NOTES.md
+(the v1/v2 papers quote about 0.5 s per VOC image for 10 iterations).
 """
 import concurrent.futures
 import dataclasses
@@ -110,11 +111,12 @@ def _refine_one(args):
 
 
 def _pool_context():
-    # forkserver: workers start from a clean process (no TensorFlow threads copied by fork);
-    # they only import this module (numpy + pydensecrf).
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["deeplab_tf.postprocess.crf"])
-    return ctx
+    # "fork" where it exists (Linux): workers start instantly and, unlike "spawn"/"forkserver",
+    # never re-run the caller's __main__ script (a plain script without an
+    # `if __name__ == "__main__"` guard would otherwise crash). Workers only run numpy and
+    # pydensecrf, never TensorFlow, so TensorFlow's threads in the parent are not a problem.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 class CRFRefiner:
