@@ -76,6 +76,43 @@ def _output_stride(weights, scope_root):
     return stride
 
 
+def _expected_activation(scope, found):
+    if scope.startswith(mnv2.SCOPE + "/"):  # ReLU6, linear bottleneck projections
+        return None if scope.endswith("/project") else "relu6"
+    if scope == "logits/semantic":
+        return None
+    if scope in ("image_pooling", "concat_projection") or scope.startswith("aspp"):
+        return "relu"  # the DeepLab head (model.py) uses ReLU
+    return found  # other families: not checked here
+
+
+def check_graph(weights):
+    """Checks what our models hard-wire against a TFLite file's ops: bilinear resizes with
+    align_corners=True and half_pixel_centers=False, the head's branch order
+    [image_pooling, aspp0, aspp1, ...], "SAME" padding, ReLU6 in MobileNetV2 (linear project
+    convs) and ReLU in the head. A file built otherwise would load but compute something else.
+    """
+    problems = []
+    flags = set(weights.info.get("resize_align_corners", ()))
+    if flags - {(True, False)}:
+        problems.append(f"bilinear resizes with (align_corners, half_pixel_centers) in "
+                        f"{sorted(flags)}; ours use (True, False)")
+    for sources in weights.info.get("concats", ()):
+        branches = [s for s in sources if s == "image_pooling" or s.startswith("aspp")]
+        if branches and branches != sorted(branches, key=lambda s: (s != "image_pooling", s)):
+            problems.append(f"head branches concatenated as {sources}; ours are image_pooling, "
+                            "aspp0, aspp1, ...")
+    for scope, info in weights.layers.items():
+        if info.padding not in (None, "same"):
+            problems.append(f"{scope} uses {info.padding} padding")
+        expected = _expected_activation(scope, info.activation)
+        if info.activation != expected:
+            problems.append(f"{scope} has activation {info.activation}, ours {expected}")
+    if problems:
+        raise OfficialWeightsError(f"{weights.source}: the graph differs from our models: "
+                                   + "; ".join(problems[:8]))
+
+
 def infer_architecture(weights):
     """Architecture of official weights (OfficialWeights from a reader).
 
@@ -83,6 +120,7 @@ def infer_architecture(weights):
       OfficialWeightsError when the file has no logits layer or an unknown layout.
     """
     backbone = backbone_of(weights)
+    check_graph(weights)
     if LOGITS not in weights.tensors:
         raise OfficialWeightsError(f"{weights.source}: no {LOGITS!r} tensor, so the number of "
                                    "classes cannot be read")

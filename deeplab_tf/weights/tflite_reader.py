@@ -113,6 +113,28 @@ def _scope_of(graph, filter_index, op_index):
         "(expected a segment like '<scope>/weights' or '<scope>/depthwise_weights')")
 
 
+# Ops between a branch's last convolution and the concatenation (upsampling, requantizing).
+_PASS_THROUGH = ("RESIZE_BILINEAR", "QUANTIZE", "DEQUANTIZE", "RESHAPE", "TILE", "BROADCAST_TO")
+
+
+def _concat_sources(graph, ops, producers, op_scopes):
+    """For each CONCATENATION: the scope of the convolution behind each input, in order
+    (the head's branch order must match ours: image_pooling first, then aspp0, ...)."""
+    concats = []
+    for op in ops:
+        if graph.op_name(op) != "CONCATENATION":
+            continue
+        sources = []
+        for j in range(op.InputsLength()):
+            tensor = op.Inputs(j)
+            while tensor not in op_scopes and tensor in producers and \
+                    graph.op_name(producers[tensor]) in _PASS_THROUGH:
+                tensor = producers[tensor].Inputs(0)
+            sources.append(op_scopes.get(tensor, graph.name(tensor)))
+        concats.append(sources)
+    return concats
+
+
 def read_tflite(path):
     """Reads an official DeepLab .tflite file.
 
@@ -132,7 +154,7 @@ def read_tflite(path):
     g = graph.graph
     ops = [g.Operators(i) for i in range(g.OperatorsLength())]
     producers = {op.Outputs(j): op for op in ops for j in range(op.OutputsLength())}
-    tensors, layers, resizes, op_names = {}, {}, [], []
+    tensors, layers, resizes, op_names, op_scopes = {}, {}, [], [], {}
     for index, op in enumerate(ops):
         name = graph.op_name(op)
         op_names.append(name)
@@ -156,6 +178,7 @@ def read_tflite(path):
         else:  # FULLY_CONNECTED [out, in] -> [in, out]
             kernel, key, options = kernel.T, "weights", None
         tensors[f"{scope}/{key}"] = kernel
+        op_scopes[op.Outputs(0)] = scope
         if op.InputsLength() > 2 and op.Inputs(2) >= 0:
             tensors[f"{scope}/biases"] = graph.value(op.Inputs(2), producers)
         layers[scope] = LayerInfo(
@@ -180,5 +203,6 @@ def read_tflite(path):
         "output_shape": graph.tensor(g.Outputs(0)).ShapeAsNumpy().tolist(),
         "ops": op_names,
         "resize_align_corners": resizes,
+        "concats": _concat_sources(graph, ops, producers, op_scopes),
     }
     return OfficialWeights(tensors=tensors, folded=True, layers=layers, info=info)

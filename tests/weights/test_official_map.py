@@ -85,7 +85,8 @@ def test_missing_tensor_is_listed(tiny_pair):
     source, tensors = tiny_pair
     tensors = {k: v for k, v in tensors.items() if k != "aspp0/weights"}
     _expect_error(_tiny("deeplabv3_mobilenetv2", seed=2), tensors,
-                  r"test.ckpt does not fit .*missing from the file \(1\): aspp0/weights \[1, 1, 40, 32\]")
+                  r"test.ckpt does not fit .*missing from the file \(1\): "
+                  r"aspp0/weights \[1, 1, 40, 32\]")
 
 
 def test_extra_tensor_is_listed(tiny_pair):

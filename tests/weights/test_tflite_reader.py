@@ -20,7 +20,8 @@ def test_float_file_names_layouts_and_options():
     assert t["logits/semantic/weights"].shape == (1, 1, 256, 21)
     assert t["logits/semantic/biases"].shape == (21,)
     layers = weights.layers
-    assert layers["MobilenetV2/Conv"].stride == (2, 2) and layers["MobilenetV2/Conv"].padding == "same"
+    assert layers["MobilenetV2/Conv"].stride == (2, 2)
+    assert layers["MobilenetV2/Conv"].padding == "same"
     assert layers["MobilenetV2/expanded_conv_7/depthwise"].rate == (2, 2)
     assert layers["MobilenetV2/expanded_conv_14/depthwise"].rate == (4, 4)
     assert layers["MobilenetV2/expanded_conv_3/project"].activation is None
@@ -118,4 +119,21 @@ def test_unknown_backbone_family_is_a_clear_error(tmp_path):
                                         b"MobilenetV9")
     path = tflite_edit.save(edited, tmp_path / "v9.tflite")
     with pytest.raises(OfficialWeightsError, match="expected exactly one official backbone"):
+        infer_architecture(tflite_reader.read_tflite(path))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (tflite_edit.swap_concat_inputs,
+     r"head branches concatenated as \['aspp0', 'image_pooling'\]"),
+    (tflite_edit.resize_half_pixel,
+     r"bilinear resizes with \(align_corners, half_pixel_centers\) in \[\(False, True\)\]"),
+    (lambda m: tflite_edit.set_activation(m, "concat_projection", 3),
+     "concat_projection has activation relu6, ours relu"),
+])
+def test_graph_that_computes_differently_is_refused(tmp_path, edit, message):
+    """What our models hard-wire is read from the file and checked, not assumed."""
+    path = tflite_edit.save(edit(tflite_edit.load(official(FLOAT_FILE))),
+                            tmp_path / "x.tflite")
+    with pytest.raises(OfficialWeightsError,
+                       match="the graph differs from our models: " + message):
         infer_architecture(tflite_reader.read_tflite(path))

@@ -113,3 +113,30 @@ def rename_tensors(model, old, new):
     for tensor in model.subgraphs[0].tensors:
         tensor.name = tensor.name.replace(old, new)
     return model
+
+
+def ops_of(model, builtin):
+    graph = model.subgraphs[0]
+    return [op for op in graph.operators
+            if max(model.operatorCodes[op.opcodeIndex].builtinCode,
+                   model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode) == builtin]
+
+
+def swap_concat_inputs(model):
+    for op in ops_of(model, schema.BuiltinOperator.CONCATENATION):
+        op.inputs = list(reversed(list(op.inputs)))
+    return model
+
+
+def resize_half_pixel(model):
+    for op in ops_of(model, schema.BuiltinOperator.RESIZE_BILINEAR):
+        op.builtinOptions.alignCorners, op.builtinOptions.halfPixelCenters = False, True
+    return model
+
+
+def set_activation(model, scope, activation):
+    """Sets the fused activation of the conv whose filter is named `scope`/weights."""
+    for op, tensor, _ in weight_ops(model):
+        if tensor.name.decode().startswith(scope + "/"):
+            op.builtinOptions.fusedActivationFunction = activation
+    return model
