@@ -24,7 +24,13 @@ def checkpoint_prefix(path):
         target = path.with_name(path.name.split(".tar")[0].split(".tgz")[0] + ".extracted")
         if not target.exists():
             with tarfile.open(path) as archive:
-                archive.extractall(target, filter="data")
+                if hasattr(tarfile, "data_filter"):  # refuses absolute paths and links out
+                    archive.extractall(target, filter="data")
+                else:  # Python < 3.11.4: check member paths ourselves
+                    for member in archive.getmembers():
+                        if member.name.startswith("/") or ".." in member.name.split("/"):
+                            raise OfficialWeightsError(f"{path}: unsafe member {member.name!r}")
+                    archive.extractall(target)
         path = target
     if path.is_dir():
         latest = tf.train.latest_checkpoint(str(path))

@@ -1,5 +1,7 @@
 """The official name map and TF1 checkpoints: round trips through official variable names for
 every model zoo family, and strict all-or-nothing loading."""
+import tarfile
+
 import keras
 import numpy as np
 import pytest
@@ -38,7 +40,11 @@ def test_float_file_through_an_official_checkpoint_gives_identical_outputs(tmp_p
     assert names["MobilenetV2/expanded_conv_3/depthwise/depthwise_weights"] == [3, 3, 72, 1]
     assert names["aspp0/BatchNorm/gamma"] == [256]
     assert names["logits/semantic/biases"] == [21]
-    restored, arch, _ = convert("official_checkpoint", tmp_path / "ckpt", output_stride=8)
+    # Packed like a model zoo tarball: <name>/model.ckpt.{index,data-*} inside a .tar.gz.
+    archive = tmp_path / "deeplabv3_mnv2_dm05_test.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "ckpt", arcname="deeplabv3_mnv2_dm05_test")
+    restored, arch, _ = convert("official_checkpoint", archive, output_stride=8)
     assert (arch.preset, arch.depth_multiplier, arch.num_classes) == (
         "deeplabv3_mobilenetv2_dm05", 0.5, 21)
     assert arch.output_stride is None  # a checkpoint does not say; the flag did
