@@ -1,6 +1,10 @@
 """Fixtures for the export tests: a tiny model, exported once per session, and a LiteRT runner."""
+import pathlib
+
 import numpy as np
 import pytest
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def tiny_model(num_classes=3, seed=0):
@@ -56,3 +60,32 @@ def run_tflite(path_or_bytes, image):
     dtype = runner.get_input_details()["images"]["dtype"]
     outputs = runner(images=np.asarray(image).astype(dtype))
     return outputs, runner.get_input_details(), runner.get_output_details()
+
+
+# Tiny preset models (33..65 px inputs, narrow widths, 3 classes).
+TINY_PRESETS = {
+    "deeplabv3_mobilenetv2": dict(width_multiplier=0.25, aspp_depth=16),
+    "deeplabv3plus_xception65": dict(width_multiplier=0.125, aspp_depth=16, low_level_depth=8,
+                                     decoder_depth=16),
+}
+
+
+def tiny_preset(preset, seed=0, size=49):
+    """build_model(preset) at tiny widths with BatchNorm statistics fitted to random images.
+
+    Freshly initialised BatchNorm (mean 0, variance 1) lets activations vanish through a deep
+    backbone (logits ~1e-11), which would make every parity check trivially pass; one forward
+    pass in training mode with momentum 0 sets the moving statistics to real batch statistics.
+    """
+    import keras
+    import deeplab_tf
+    keras.utils.set_random_seed(seed)
+    model = deeplab_tf.build_model(preset, num_classes=3, **TINY_PRESETS[preset])
+    layers = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+    momenta = [l.momentum for l in layers]
+    for layer in layers:
+        layer.momentum = 0.0
+    model(random_images((4, size, size, 3), seed=seed).astype(np.float32), training=True)
+    for layer, momentum in zip(layers, momenta):
+        layer.momentum = momentum
+    return model

@@ -1,0 +1,126 @@
+"""SavedModel export for TensorFlow Serving.
+
+Signatures:
+  "serving_default": images uint8 [B, H, W, 3] (any H, W up to max_pixels)
+      -> {"labels": int32 [B, H, W], "probabilities": float32 [B, H, W, C]}
+  "serving_bytes": image_bytes string [B] (encoded JPEG/PNG/BMP/GIF, all of one size; the
+      "_bytes" suffix makes TF Serving's REST API base64-decode {"b64": ...} values)
+      -> the same outputs.
+Class names are stored as the asset assets/class_names.txt (one per line) and as the variable
+`class_names` of the loaded object. Bad inputs (corrupt bytes, wrong rank or channels, images
+over max_pixels, empty images) raise InvalidArgument errors naming the input.
+"""
+from deeplab_tf.exporters.common import atomic_output, check_model, tracked_variables
+
+SERVING_KEY = "serving_default"
+BYTES_KEY = "serving_bytes"
+CLASS_NAMES_ASSET = "class_names.txt"
+# Images larger than this are refused (a 4096x4096 image already needs ~1.4 GB of float32
+# probabilities for 21 classes); configurable per export.
+DEFAULT_MAX_PIXELS = 4096 * 4096
+# Leading bytes of the formats tf.io.decode_image reads.
+_MAGIC = {"JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG\r\n\x1a\n", "BMP": b"BM", "GIF": b"GIF8"}
+
+
+def _build_servable(model, class_names, max_pixels, class_names_path):
+    import tensorflow as tf
+
+    def predict(images, input_name):
+        """uint8 [B, H, W, 3] -> labels int32 [B, H, W], probabilities float32 [B, H, W, C]."""
+        # A signature does not enforce its input shape at run time (a rank-3 tensor reaches the
+        # convolutions and aborts the process): check it first, naming the input.
+        images = tf.ensure_shape(images, [None, None, None, 3], name=f"{input_name}_shape_check")
+        shape = tf.shape(images, out_type=tf.int64)
+        checks = [
+            tf.debugging.assert_positive(
+                shape[1] * shape[2], message=f"{input_name}: the image has no pixels"),
+            tf.debugging.Assert(
+                shape[1] * shape[2] <= max_pixels,
+                [f"{input_name}: an image over the pixel limit max_pixels={max_pixels} was "
+                 "refused; its shape [B, H, W, 3] is", shape])]
+        with tf.control_dependencies(checks):
+            logits = logits_fn(tf.cast(images, tf.float32))
+        return {"labels": tf.argmax(logits, axis=-1, output_type=tf.int32),
+                "probabilities": tf.nn.softmax(logits, axis=-1)}
+
+    # One traced call of the model shared by both signatures (tracing a big model is slow).
+    logits_fn = tf.function(
+        lambda images: tf.cast(model(images, training=False), tf.float32),
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+
+    def decode(args):
+        data, index = args
+        known = tf.reduce_any(tf.stack([
+            tf.equal(tf.strings.substr(data, 0, len(magic)), magic) for magic in _MAGIC.values()]))
+        check = tf.debugging.Assert(known, [
+            "image_bytes: element", index, "is not an encoded JPEG, PNG, BMP or GIF image; "
+            "its first bytes are", tf.strings.substr(data, 0, 8)])
+        with tf.control_dependencies([check]):
+            return tf.io.decode_image(data, channels=3, expand_animations=False,
+                                      name="image_bytes_decode")
+
+    class Servable(tf.Module):
+        def __init__(self):
+            super().__init__()
+            # Only the variables are tracked, not the keras.Model: saving it as an object would
+            # serialise (and on load revive) every Keras layer, slow for big backbones.
+            self.model_variables = tracked_variables(model)  # for TF1-style loaders: TF Serving
+            self.logits = logits_fn
+            self.class_names_asset = tf.saved_model.Asset(str(class_names_path))
+            self.class_names = tf.Variable(list(class_names), trainable=False, name="class_names")
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8,
+                                                    name="images")])
+        def serve_images(self, images):
+            return predict(images, "images")
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+        def serve_bytes(self, image_bytes):
+            count = tf.size(image_bytes)
+            check = tf.debugging.assert_positive(count, message="image_bytes: the batch is empty")
+            with tf.control_dependencies([check]):
+                first = decode((image_bytes[0], 0))
+            images = tf.map_fn(
+                lambda args: _same_size(decode(args), tf.shape(first)), (image_bytes,
+                                                                         tf.range(count)),
+                fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+            return predict(images, "image_bytes")
+
+    def _same_size(image, reference):
+        check = tf.debugging.assert_equal(
+            tf.shape(image), reference,
+            message="image_bytes: all images of one request must have the same height and "
+                    "width (send differently sized images in separate requests)")
+        with tf.control_dependencies([check]):
+            return tf.identity(image)
+
+    return Servable()
+
+
+def export_saved_model(model, output, *, class_names=None, max_pixels=DEFAULT_MAX_PIXELS,
+                       overwrite=False):
+    """Writes `model` (float images 0..255 -> logits) as a TF Serving SavedModel at `output`.
+
+    Args:
+      model: keras.Model [B, H, W, 3] float32 0..255 -> logits [B, H, W, C].
+      class_names: C names (default "class_0".."class_{C-1}"), stored as an asset.
+      max_pixels: images with H*W above this are refused with InvalidArgument.
+    Returns: the output path.
+    """
+    import tensorflow as tf
+    num_classes = check_model(model)
+    class_names = list(class_names) if class_names else [f"class_{i}" for i in range(num_classes)]
+    if len(class_names) != num_classes:
+        raise ValueError(f"{len(class_names)} class names given for a model of {num_classes} "
+                         "classes")
+    if int(max_pixels) <= 0:
+        raise ValueError(f"--max_pixels={max_pixels} must be positive")
+    with atomic_output(output, overwrite) as staged:
+        names_file = staged.parent / CLASS_NAMES_ASSET
+        names_file.write_text("".join(f"{name}\n" for name in class_names))
+        servable = _build_servable(model, class_names, int(max_pixels), names_file)
+        signatures = {
+            SERVING_KEY: servable.serve_images.get_concrete_function(),
+            BYTES_KEY: servable.serve_bytes.get_concrete_function()}
+        tf.saved_model.save(servable, str(staged), signatures=signatures)
+    return str(output)
