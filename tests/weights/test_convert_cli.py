@@ -48,3 +48,12 @@ def test_wrong_file_for_the_source_kind(tmp_path):
     assert result.returncode != 0
     assert "convert: error:" in result.stderr and "not a readable TF checkpoint" in result.stderr
     assert not (tmp_path / "x.keras").exists()
+
+
+def test_input_may_name_an_official_file_in_the_cache(tmp_path):
+    """--input=<official name> resolves through the download cache (sha256-checked copy)."""
+    import shutil
+
+    from deeplab_tf.convert import _resolve_input
+    shutil.copy(official(FLOAT_FILE), tmp_path / FLOAT_FILE)
+    assert _resolve_input("deeplabv3_257_mv_gpu", str(tmp_path)) == str(tmp_path / FLOAT_FILE)
