@@ -6,9 +6,9 @@ import pytest
 from deeplab_tf.models.presets import PRESETS
 
 NUM_CLASSES = 3
-# Per-key tiny values, applied when the preset has the key.
-_TINY = {"width_multiplier": 0.125, "aspp_depth": 16, "decoder_depth": 16, "low_level_depth": 8,
-         "fc_depth": 16}
+# Per-key tiny values, applied when the preset has the key. Head widths (aspp_depth 256,
+# decoder_depth 256, low_level_depth 48, fc_depth 1024) scale with width_multiplier too.
+_TINY = {"width_multiplier": 0.125}
 
 
 def tiny_overrides(preset):
