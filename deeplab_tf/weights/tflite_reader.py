@@ -190,7 +190,11 @@ def read_tflite(path):
             if options else None,
             order=index)
     if not layers:
-        raise OfficialWeightsError(f"{path}: no convolution weights found")
+        custom = sorted({n for n in op_names if n.startswith("CUSTOM:")})
+        raise OfficialWeightsError(
+            f"{path}: no CONV_2D/DEPTHWISE_CONV_2D weights found (ops: {sorted(set(op_names))})"
+            + (f"; weights inside custom ops {custom} (e.g. Edge TPU compiled files) cannot be "
+               "read: use the file before compilation" if custom else ""))
     image = graph.tensor(g.Inputs(0))
     quant = image.Quantization()
     info = {

@@ -137,3 +137,15 @@ def test_graph_that_computes_differently_is_refused(tmp_path, edit, message):
     with pytest.raises(OfficialWeightsError,
                        match="the graph differs from our models: " + message):
         infer_architecture(tflite_reader.read_tflite(path))
+
+
+def test_file_without_convolutions_is_a_clear_error(tmp_path):
+    import tensorflow as tf
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [tf.function(lambda x: tf.nn.relu(x) * 2.0).get_concrete_function(
+            tf.TensorSpec([1, 4], tf.float32))])
+    path = tmp_path / "no_conv.tflite"
+    path.write_bytes(converter.convert())
+    with pytest.raises(OfficialWeightsError, match=r"no_conv.tflite: no CONV_2D/DEPTHWISE_CONV_2D "
+                                                  r"weights found \(ops: \['MUL', 'RELU'\]\)"):
+        tflite_reader.read_tflite(path)
