@@ -235,6 +235,45 @@ def evaluate(predictor, examples, num_classes, *, class_names, eval_scales=(1.0,
     return result
 
 
+def evaluate_distributed(model, strategy, make_dataset, num_classes, ignore_label=255,
+                         max_batches=0):
+    """Single-scale whole-image evaluation of a keras.Model under a tf.distribute strategy.
+
+    make_dataset(input_context) -> eval batches of build_dataset (padded images, labels padded
+    with ignore_label, "height"/"width" valid regions). Each replica computes the confusion
+    matrix of its share (valid region only) and the replicas' matrices are SUMMED
+    (metrics.reduce_confusion_matrix). Returns int64 [C, C].
+    """
+    import tensorflow as tf
+    from deeplab_tf.training import metrics as metrics_lib
+    dist = strategy.distribute_datasets_from_function(make_dataset)
+
+    def replica_matrix(batch):
+        logits = model(batch["image"], training=False)
+        predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        mask = metrics_lib.valid_region_mask(batch["height"], batch["width"],
+                                             tf.shape(batch["label"])[1:3])
+        return metrics_lib.confusion_matrix_tf(batch["label"], predictions, num_classes,
+                                               ignore_label, mask=mask)
+
+    def replica(batch):
+        # The split's last global batch may leave a replica with no image; convolutions on an
+        # empty batch fail in oneDNN, so such a replica contributes a zero matrix.
+        return tf.cond(tf.shape(batch["image"])[0] > 0, lambda: replica_matrix(batch),
+                       lambda: tf.zeros([num_classes, num_classes], tf.int64))
+
+    @tf.function
+    def step(batch):
+        return metrics_lib.reduce_confusion_matrix(strategy, strategy.run(replica, args=(batch,)))
+
+    matrix = np.zeros((num_classes, num_classes), np.int64)
+    for i, batch in enumerate(dist):
+        if max_batches and i >= max_batches:
+            break
+        matrix += step(batch).numpy()
+    return matrix
+
+
 def markdown_table(metrics, title):
     lines = [f"# {title}", "", "| metric | value (%) |", "|---|---|"]
     for key in ("pixel_accuracy", "mean_accuracy", "mean_iou", "frequency_weighted_iou"):
@@ -288,6 +327,8 @@ def run():
     scales = tuple(float(s) for s in FLAGS.eval_scales)
     if any(s <= 0 for s in scales):
         _fail(f"--eval_scales={FLAGS.eval_scales}: scales must be > 0")
+    if "strategy" in FLAGS and FLAGS.strategy != "default":
+        return run_distributed(info, scales)
     predictor = load(FLAGS)
     crf_params = None
     if FLAGS.crf:
@@ -329,6 +370,49 @@ def run():
         w = result["without_crf"]
         print(f"without CRF: pixel_accuracy={100 * w['pixel_accuracy']:.2f} "
               f"mean_iou={100 * w['mean_iou']:.2f}")
+    print(f"wrote {os.path.join(FLAGS.output_dir, 'metrics.json')}")
+
+
+def run_distributed(info, scales):
+    """--strategy=mirrored|multi_worker_mirrored|tpu: TFRecords, single scale, no flip/CRF."""
+    from deeplab_tf.config import from_flags
+    from deeplab_tf.training import strategy as strategy_lib
+    from deeplab_tf.training.metrics import compute_metrics
+    if FLAGS.crf or FLAGS.add_flipped_images or scales != (1.0,) or not FLAGS.data_dir:
+        _fail(f"--strategy={FLAGS.strategy} evaluates TFRecords (--data_dir) at a single scale "
+              "without flip or CRF; drop --crf/--add_flipped_images/--eval_scales or use "
+              "--strategy=default")
+    if FLAGS.num_cpu_replicas:
+        strategy_lib.split_cpu(FLAGS.num_cpu_replicas)
+    strategy = strategy_lib.make_strategy(FLAGS.strategy, FLAGS.tpu)
+    with strategy.scope():
+        predictor = load(FLAGS)
+    if predictor.kind != "keras":
+        _fail(f"--strategy={FLAGS.strategy} needs a .keras model or a checkpoint, not "
+              f"{predictor.path}")
+    if predictor.num_classes != info.num_classes:
+        _fail(f"model {predictor.path} predicts {predictor.num_classes} classes but the "
+              f"dataset has {info.num_classes}")
+    data = from_flags(FLAGS)["data"]
+    data = type(data)(**{**data.__dict__, "batch_size": FLAGS.eval_batch_size,
+                         "output_stride": eval_output_stride() or data.output_stride})
+    from deeplab_tf.data.pipeline import build_dataset
+    start = time.time()
+    matrix = evaluate_distributed(
+        predictor.model, strategy, lambda ctx: build_dataset(data, FLAGS.eval_split, ctx, False),
+        info.num_classes, max_batches=0)
+    result = {"metrics": compute_metrics(matrix, info.class_names), "matrix": matrix,
+              "images": None, "seconds": {"model": time.time() - start, "crf": 0.0}}
+    settings = {"model": predictor.path, "dataset": FLAGS.dataset, "split": FLAGS.eval_split,
+                "eval_scales": scales, "add_flipped_images": False,
+                "eval_output_stride": eval_output_stride(), "crf": None,
+                "strategy": FLAGS.strategy, "replicas": strategy.num_replicas_in_sync}
+    write_outputs(result, FLAGS.output_dir, info.class_names, settings)
+    m = result["metrics"]
+    print(f"{strategy.num_replicas_in_sync} replicas: pixel_accuracy="
+          f"{100 * m['pixel_accuracy']:.2f} mean_accuracy={100 * m['mean_accuracy']:.2f} "
+          f"mean_iou={100 * m['mean_iou']:.2f} "
+          f"frequency_weighted_iou={100 * m['frequency_weighted_iou']:.2f}")
     print(f"wrote {os.path.join(FLAGS.output_dir, 'metrics.json')}")
 
 

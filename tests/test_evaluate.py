@@ -142,3 +142,26 @@ def test_cli_official_tflite_on_real_voc_samples(tmp_path):
     assert result["per_class_iou"]["aeroplane"] is None       # absent: excluded, not 0
     for name in ("metrics.md", "confusion_matrix.png", "panels/2007_000129.png"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_tfrecords_default_and_two_replica_strategy_give_the_same_matrix(tmp_path):
+    """--data_dir TFRecords (build_dataset) with one device and under a 2-replica
+    MirroredStrategy on CPU: the per-replica confusion matrices summed = the whole split."""
+    from deeplab_tf.data.synthetic import ensure_synthetic
+    records = ensure_synthetic(str(tmp_path / "syn"), num_train=1, num_val=5, size=(33, 41))
+    model = tmp_path / "tiny5.keras"
+    tiny_model(num_classes=5, seed=2).save(model)
+    common = [f"--model={model}", "--dataset=synthetic", f"--data_dir={records}",
+              "--eval_split=val", "--eval_batch_size=2", "--num_panels=0"]
+    single = _cli(*common, f"--output_dir={tmp_path / 'one'}")
+    assert single.returncode == 0, single.stderr[-2000:]
+    mirrored = _cli(*common, "--strategy=mirrored", "--num_cpu_replicas=2",
+                    f"--output_dir={tmp_path / 'two'}")
+    assert mirrored.returncode == 0, mirrored.stderr[-2000:]
+    assert "2 replicas:" in mirrored.stdout
+    one = np.load(tmp_path / "one" / "confusion_matrix.npy")
+    two = np.load(tmp_path / "two" / "confusion_matrix.npy")
+    assert 0.8 * 5 * 33 * 41 < one.sum() <= 5 * 33 * 41   # valid pixels of the 5 val images
+    np.testing.assert_array_equal(one, two)
+    bad = _cli(*common, "--strategy=mirrored", "--crf", f"--output_dir={tmp_path / 'x'}")
+    assert bad.returncode != 0 and "evaluates TFRecords (--data_dir) at a single scale" in bad.stderr
