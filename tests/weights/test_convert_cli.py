@@ -5,6 +5,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 
 from tests.conftest import REPO
 from tests.weights.conftest import FLOAT_FILE, load_rgb, logits, official
@@ -43,10 +44,11 @@ def test_bad_flags_fail_with_one_clear_line(tmp_path):
 
 
 def test_wrong_file_for_the_source_kind(tmp_path):
-    result = _run("--source=official_checkpoint", f"--input={official(FLOAT_FILE)}",
-                  f"--output={tmp_path / 'x.keras'}")
-    assert result.returncode != 0
-    assert "convert: error:" in result.stderr and "not a readable TF checkpoint" in result.stderr
+    """In process (the CLI turns the same ValueError into its one-line error, as above)."""
+    from deeplab_tf.convert import convert
+    from deeplab_tf.weights.official import OfficialWeightsError
+    with pytest.raises(OfficialWeightsError, match="is not a readable TF checkpoint"):
+        convert("official_checkpoint", official(FLOAT_FILE), tmp_path / "x.keras")
     assert not (tmp_path / "x.keras").exists()
 
 
