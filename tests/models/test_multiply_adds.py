@@ -1,20 +1,24 @@
 """Multiply-adds and parameters at 513x513 against the papers (full-width models).
 
 Paper figures: v3+ paper (arXiv 1802.02611) Tables 3 and 5; v1 paper (arXiv 1412.7062)
-Sec. 4.1 for the 20.5M parameters. Counting conventions: deeplab_tf/models/summary.py.
+Sec. 4.1 for the 20.5M parameters; the official model zoo (research/deeplab/g3doc/
+model_zoo.md) for MobileNetV2. Counting conventions: deeplab_tf/models/summary.py.
 """
 import keras
 import pytest
 
 from deeplab_tf.models.summary import count, layer_multiply_adds, summarize
+from tests.models.tiny import needs_backbone_module
 
 
 @pytest.mark.parametrize("preset,paper", [
     ("deeplabv3_resnet101", 81.02e9),        # Table 3: eval OS16, no decoder
     ("deeplabv3plus_resnet101", 101.28e9),   # Table 3: decoder, eval OS16
     ("deeplabv3plus_xception65", 54.17e9),   # Table 5: +SC, decoder, eval OS16
+    ("deeplabv3_mobilenetv2", 2.75e9),       # official model zoo: mobilenetv2, eval OS16
 ])
 def test_multiply_adds_within_3_percent_of_the_paper(preset, paper):
+    needs_backbone_module(preset)
     result = summarize(preset, crop_size=(513, 513), output_stride=16)
     assert result["output_stride"] == 16 and result["crop_size"] == [513, 513]
     assert abs(result["multiply_adds"] / paper - 1) < 0.03, result
