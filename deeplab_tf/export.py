@@ -229,6 +229,8 @@ def main(argv):
     from absl import flags
     if len(argv) > 1:
         sys.exit(f"export: error: unexpected arguments {argv[1:]}")
+    from absl import logging
+    logging.set_verbosity(logging.WARNING)  # TF's INFO lines would bury the result line
     try:
         path = run(flags.FLAGS)
     except (ValueError, FileNotFoundError, FileExistsError) as error:

@@ -1,0 +1,264 @@
+r"""Benchmarks: model latency per runtime, and input-pipeline throughput.
+
+  python -m deeplab_tf.benchmark --what=latency,pipeline --threads=2 \
+      --official_dir=../shared/data/official --voc_dir=../shared/data/voc
+
+Sub-benchmarks (--what, comma separated):
+  latency   median milliseconds of one 513x513 image (--size) through Keras, the exported
+            SavedModel, our TFLite float file and our int8 file (uint8 I/O, ArgMax inside, as
+            the official int8 file), for each --presets entry; and the official TFLite files
+            in --official_dir under the same LiteRT thread count. deeplabv3_mobilenetv2 uses
+            the converted official weights when the official int8 file is there (so "our int8"
+            is our export of the official model); other presets use initial weights (latency
+            does not depend on them). Every model is loaded and run through
+            deeplab_tf.inference (the one way the evaluator runs them); "invoke_ms" is the
+            LiteRT invoke alone. Ratios are against the official int8 file, measured in the
+            same run.
+  pipeline  training input pipeline images/s (deeplab_tf.data.benchmark.pipeline_throughput).
+
+Results are printed as a table and written as JSON to --output_json when given.
+"""
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+from absl import app, flags
+
+OFFICIAL_INT8 = "deeplabv3_mnv2_pascal_quant.tflite"
+OFFICIAL_FLOAT = "deeplabv3_257_mv_gpu.tflite"
+RUNTIMES = ("keras", "saved_model", "tflite_float", "tflite_int8")
+SUB_BENCHMARKS = ("latency", "pipeline")
+
+
+def define_flags():
+    """Flags of this entry point (defined only when it runs, so importing it is free)."""
+    flags.DEFINE_list("what", ["latency"], f"Sub-benchmarks to run: {', '.join(SUB_BENCHMARKS)}.")
+    flags.DEFINE_list("presets", ["deeplabv3_mobilenetv2", "deeplabv3plus_xception65"],
+                      "Presets timed by the latency benchmark.")
+    flags.DEFINE_list("runtimes", list(RUNTIMES), f"Runtimes timed: {', '.join(RUNTIMES)}.")
+    flags.DEFINE_integer("size", 513, "Square input size of the latency benchmark.")
+    flags.DEFINE_integer("threads", 2, "TF intra-op threads and LiteRT threads.")
+    flags.DEFINE_integer("runs", 20, "Timed runs per model (the median is reported).")
+    flags.DEFINE_integer("warmup", 3, "Untimed runs first.")
+    flags.DEFINE_string("official_dir", None, "Folder with the official TFLite files.")
+    flags.DEFINE_string("voc_dir", None, "Raw VOC folder: int8 calibration crops come from the data "
+                        "pipeline over it (default: random images) and the pipeline benchmark "
+                        "repeats its images.")
+    flags.DEFINE_integer("calibration_images", 8, "int8 calibration images.")
+    flags.DEFINE_string("work_dir", None, "Where exports are written (default: a temporary folder).")
+    flags.DEFINE_string("output_json", None, "Write the results here as JSON.")
+    flags.DEFINE_integer("pipeline_images", 256, "pipeline: records made from --voc_dir images.")
+    flags.DEFINE_integer("pipeline_batch_size", 8, "pipeline: batch size.")
+    flags.DEFINE_integer("pipeline_batches", 50, "pipeline: batches per timed run.")
+    flags.DEFINE_integer("pipeline_runs", 5, "pipeline: timed runs (median reported).")
+
+
+FLAGS = flags.FLAGS
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing
+# ---------------------------------------------------------------------------------------------
+def time_call(fn, runs, warmup):
+    """Median and minimum wall-clock milliseconds of fn() over `runs` calls after `warmup`."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return {"median_ms": statistics.median(times), "min_ms": min(times), "runs": len(times)}
+
+
+def _invoke_ms(path, threads, runs, warmup):
+    """LiteRT invoke alone (input already set), with the default XNNPACK delegate."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    return time_call(interpreter.invoke, runs, warmup)["median_ms"]
+
+
+def _time_predictor(path, size, threads, runs, warmup, **load_kwargs):
+    import numpy as np
+    from deeplab_tf import inference
+    predictor = inference.load_predictor(path, num_threads=threads, **load_kwargs)
+    height, width = predictor.fixed_size or (size, size)
+    batch = np.random.default_rng(0).uniform(0, 255, (1, height, width, 3)).astype(np.float32)
+    result = time_call(lambda: predictor.run(batch), runs, warmup)
+    result["input"] = f"{height}x{width}"
+    if str(path).endswith(".tflite"):
+        result["invoke_ms"] = _invoke_ms(path, threads, runs, warmup)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Latency
+# ---------------------------------------------------------------------------------------------
+def _calibration(size, count, voc_dir, work_dir):
+    import numpy as np
+    if not voc_dir:
+        rng = np.random.default_rng(0)
+        return [rng.uniform(0, 255, (size, size, 3)).astype(np.float32) for _ in range(count)], \
+            "random images"
+    from deeplab_tf import export
+    from deeplab_tf.config import DataConfig
+    from deeplab_tf.data import prepare
+    records = os.path.join(work_dir, "voc_records")
+    if not os.path.exists(records):
+        prepare.prepare("voc2012", voc_dir, records, splits=["train", "val"], progress=False)
+    config = DataConfig(dataset="voc2012", data_dir=records)
+    images = list(export.representative_images_from_pipeline(config, "train", (size, size), count))
+    return images, f"{count} pipeline crops of {voc_dir}"
+
+
+def _model(preset, official_dir):
+    """(keras.Model, weights description)."""
+    import deeplab_tf
+    official = os.path.join(official_dir or "", OFFICIAL_INT8)
+    if preset == "deeplabv3_mobilenetv2" and official_dir and os.path.exists(official):
+        from deeplab_tf.convert import convert
+        model, _, _ = convert("official_tflite", official)
+        return model, "official (converted from the int8 file)"
+    return deeplab_tf.build_model(preset), "initial"
+
+
+def latency(presets, runtimes, size, threads, runs, warmup, official_dir, voc_dir,
+            calibration_images, work_dir, log=print):
+    """Rows {"model", "runtime", "input", "median_ms", ...} for our models and official files."""
+    from deeplab_tf import export
+    rows = []
+    if official_dir:
+        for name in (OFFICIAL_INT8, OFFICIAL_FLOAT):
+            path = os.path.join(official_dir, name)
+            if os.path.exists(path):
+                log(f"timing official {name}")
+                rows.append({"model": f"official {name}", "runtime": "tflite",
+                             **_time_predictor(path, size, threads, runs, warmup)})
+    calibration = None
+    for preset in presets:
+        model, weights = _model(preset, official_dir)
+        for runtime in runtimes:
+            log(f"timing {preset} {runtime}")
+            row = {"model": preset, "runtime": runtime, "weights": weights}
+            path = os.path.join(work_dir, f"{preset}.{runtime}")
+            if runtime == "keras":
+                from deeplab_tf import inference
+                predictor = inference.predictor_from_keras(model)
+                import numpy as np
+                batch = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype(
+                    np.float32)
+                row.update(time_call(lambda: predictor.run(batch), runs, warmup),
+                           input=f"{size}x{size}")
+            elif runtime == "saved_model":
+                export.export_saved_model(model, path, overwrite=True)
+                row.update(_time_predictor(path, size, threads, runs, warmup))
+            elif runtime == "tflite_float":
+                export.export_tflite(model, path + ".tflite", overwrite=True,
+                                     input_size=(size, size))
+                row.update(_time_predictor(path + ".tflite", size, threads, runs, warmup))
+            elif runtime == "tflite_int8":
+                if calibration is None:
+                    calibration = _calibration(size, calibration_images, voc_dir, work_dir)
+                row["calibration"] = calibration[1]
+                export.export_tflite(model, path + ".tflite", overwrite=True,
+                                     input_size=(size, size), quantize="int8", argmax=True,
+                                     io_dtype="uint8", representative_data=calibration[0])
+                row.update(_time_predictor(path + ".tflite", size, threads, runs, warmup))
+            else:
+                raise ValueError(f"--runtimes entry {runtime!r}; allowed: {', '.join(RUNTIMES)}")
+            rows.append(row)
+    reference = next((r for r in rows if r["model"] == f"official {OFFICIAL_INT8}"), None)
+    if reference:
+        for row in rows:
+            row["ratio_vs_official_int8"] = row["median_ms"] / reference["median_ms"]
+            if "invoke_ms" in row:
+                row["invoke_ratio_vs_official_int8"] = row["invoke_ms"] / reference["invoke_ms"]
+    return rows
+
+
+def _table(rows):
+    lines = [f"{'model':44s} {'runtime':13s} {'input':9s} {'median ms':>10s} {'invoke ms':>10s} "
+             f"{'ratio':>7s}"]
+    for r in rows:
+        invoke = f"{r['invoke_ms']:10.1f}" if "invoke_ms" in r else f"{'-':>10s}"
+        ratio = f"{r['ratio_vs_official_int8']:7.2f}" if "ratio_vs_official_int8" in r else ""
+        lines.append(f"{r['model']:44s} {r['runtime']:13s} {r['input']:9s} "
+                     f"{r['median_ms']:10.1f} {invoke} {ratio}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------
+def _check_flags():
+    unknown = sorted(set(FLAGS.what) - set(SUB_BENCHMARKS))
+    if unknown or not FLAGS.what:
+        raise ValueError(f"--what={','.join(FLAGS.what)}; allowed: {', '.join(SUB_BENCHMARKS)}")
+    unknown = sorted(set(FLAGS.runtimes) - set(RUNTIMES))
+    if unknown:
+        raise ValueError(f"--runtimes has {unknown}; allowed: {', '.join(RUNTIMES)}")
+    import deeplab_tf
+    unknown = sorted(set(FLAGS.presets) - set(deeplab_tf.list_presets()))
+    if unknown:
+        raise ValueError(f"--presets has unknown {unknown}; see deeplab_tf.list_presets()")
+    for name in ("size", "threads", "runs", "pipeline_images", "pipeline_batch_size",
+                 "pipeline_batches", "pipeline_runs"):
+        if getattr(FLAGS, name) <= 0:
+            raise ValueError(f"--{name}={getattr(FLAGS, name)} must be positive")
+    for name in ("official_dir", "voc_dir"):
+        if getattr(FLAGS, name) and not os.path.isdir(getattr(FLAGS, name)):
+            raise FileNotFoundError(f"--{name}={getattr(FLAGS, name)} is not a folder")
+
+
+def main(argv):
+    if len(argv) > 1:
+        sys.exit(f"benchmark: error: unexpected arguments {argv[1:]}")
+    try:
+        _check_flags()
+    except (ValueError, FileNotFoundError) as error:
+        sys.exit(f"benchmark: error: {error}")
+    from absl import logging
+    logging.set_verbosity(logging.WARNING)  # TF's INFO lines would bury the table
+    import tensorflow as tf
+    # Same thread count for TF (Keras, SavedModel) as for LiteRT.
+    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    results = {"command": " ".join(sys.argv), "cpus": os.cpu_count(), "threads": FLAGS.threads,
+               "load_average_at_start": os.getloadavg()}
+    with tempfile.TemporaryDirectory() as tmp:
+        work_dir = FLAGS.work_dir or tmp
+        os.makedirs(work_dir, exist_ok=True)
+        if "latency" in FLAGS.what:
+            rows = latency(FLAGS.presets, FLAGS.runtimes, FLAGS.size, FLAGS.threads, FLAGS.runs,
+                           FLAGS.warmup, FLAGS.official_dir, FLAGS.voc_dir,
+                           FLAGS.calibration_images, work_dir)
+            results["latency"] = rows
+            print(_table(rows))
+        if "pipeline" in FLAGS.what:
+            from deeplab_tf.data.benchmark import pipeline_throughput
+            results["pipeline"] = pipeline_throughput(
+                voc_dir=FLAGS.voc_dir, num_images=FLAGS.pipeline_images,
+                crop_size=(FLAGS.size, FLAGS.size), batch_size=FLAGS.pipeline_batch_size,
+                num_batches=FLAGS.pipeline_batches, warmup_batches=min(10, FLAGS.pipeline_batches),
+                runs=FLAGS.pipeline_runs)
+            print(f"pipeline: {results['pipeline']['median']:.1f} images/s (median), "
+                  f"crop {results['pipeline']['crop_size']}, batch "
+                  f"{results['pipeline']['batch_size']}")
+    results["load_average_at_end"] = os.getloadavg()
+    print(f"load average at start {results['load_average_at_start']}, at end "
+          f"{results['load_average_at_end']}")
+    if FLAGS.output_json:
+        with open(FLAGS.output_json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

@@ -1,0 +1,61 @@
+"""`python -m deeplab_tf.benchmark`: sub-benchmarks selected by flag, JSON results, errors."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from deeplab_tf import benchmark
+from tests.conftest import SHARED_DATA
+from tests.export.conftest import REPO_ROOT
+
+
+def run_benchmark(*args):
+    return subprocess.run([sys.executable, "-m", "deeplab_tf.benchmark", *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True)
+
+
+def test_time_call_reports_the_median():
+    calls = []
+    result = benchmark.time_call(lambda: calls.append(1), runs=5, warmup=2)
+    assert len(calls) == 7 and result["runs"] == 5
+    assert 0 <= result["min_ms"] <= result["median_ms"]
+
+
+@pytest.mark.slow  # ~20-40 s: builds a full-width MobileNetV2 and converts it to TFLite
+def test_latency_and_pipeline_at_a_tiny_size(tmp_path):
+    official = SHARED_DATA / "official"
+    args = ["--what=latency,pipeline", "--presets=deeplabv3_mobilenetv2",
+            "--runtimes=keras,tflite_float", "--size=33", "--runs=2", "--warmup=1",
+            "--pipeline_images=8", "--pipeline_batches=2", "--pipeline_runs=1",
+            "--pipeline_batch_size=2", f"--output_json={tmp_path / 'out.json'}"]
+    if official.exists():
+        args.append(f"--official_dir={official}")
+    result = run_benchmark(*args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads((tmp_path / "out.json").read_text())
+    ours = {r["runtime"]: r for r in out["latency"] if r["model"] == "deeplabv3_mobilenetv2"}
+    assert set(ours) == {"keras", "tflite_float"}
+    assert ours["tflite_float"]["input"] == "33x33" and ours["tflite_float"]["median_ms"] > 0
+    assert ours["tflite_float"]["invoke_ms"] > 0
+    if official.exists():
+        reference = out["latency"][0]
+        assert reference["model"] == f"official {benchmark.OFFICIAL_INT8}"
+        assert reference["ratio_vs_official_int8"] == 1.0
+        assert ours["keras"]["weights"].startswith("official")
+    assert out["pipeline"]["median"] > 0 and out["pipeline"]["crop_size"] == [33, 33]
+    assert "median ms" in result.stdout and "images/s" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--what=speed"], "--what=speed; allowed: latency, pipeline"),
+    (["--runtimes=onnx"], "--runtimes has ['onnx']"),
+    (["--presets=deeplabv9"], "--presets has unknown ['deeplabv9']"),
+    (["--threads=0"], "--threads=0 must be positive"),
+    (["--official_dir=/nonexistent"], "--official_dir=/nonexistent is not a folder"),
+])
+def test_bad_flags_give_one_line_errors(args, message):
+    result = run_benchmark(*args)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("benchmark: error:") and message in last, result.stderr[-1500:]
