@@ -57,8 +57,12 @@ def main(argv):
         if FLAGS.preset is not None and FLAGS.preset not in PRESETS:
             raise ValueError(f"--preset={FLAGS.preset!r} is unknown; allowed: {sorted(PRESETS)}")
         names = [FLAGS.preset] if FLAGS.preset else sorted(PRESETS)
-        rows = [summarize(name, crop_size=crop, output_stride=FLAGS.output_stride,
-                          num_classes=FLAGS.num_classes) for name in names]
+        import keras
+        rows = []
+        for name in names:
+            rows.append(summarize(name, crop_size=crop, output_stride=FLAGS.output_stride,
+                                  num_classes=FLAGS.num_classes))
+            keras.backend.clear_session()  # frees the 513x513 graph before the next preset
     except ValueError as e:
         print(f"summary: error: {e}", file=sys.stderr)
         return 1

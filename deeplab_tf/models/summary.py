@@ -88,8 +88,6 @@ def summarize(preset, crop_size=(513, 513), output_stride=None, num_classes=None
     model = build_model(preset, num_classes=num_classes, output_stride=output_stride,
                         batch_size=1, input_shape=tuple(crop_size), **overrides)
     counts = count(model)
-    del model
-    keras.backend.clear_session()
     return {"preset": preset, "params": counts["params"],
             "multiply_adds": counts["multiply_adds"],
             "multiply_adds_dense": counts["multiply_adds_dense"],
