@@ -95,6 +95,31 @@ def _fill_padding(batch, mean_pixel):
     return batch
 
 
+def check_config(config: DataConfig):
+    """A ValueError naming the DataConfig field that cannot work, and what was expected."""
+    def positive_pair(value):
+        return value is not None and len(value) == 2 and all(int(v) == v > 0 for v in value)
+    problems = []
+    if not positive_pair(config.crop_size):
+        problems.append(f"crop_size={config.crop_size!r} (expected two sizes > 0)")
+    if config.eval_crop_size is not None and not positive_pair(config.eval_crop_size):
+        problems.append(f"eval_crop_size={config.eval_crop_size!r} (expected None or two "
+                        "sizes > 0)")
+    if not 0 < config.min_scale <= config.max_scale:
+        problems.append(f"min_scale={config.min_scale}, max_scale={config.max_scale} "
+                        "(expected 0 < min_scale <= max_scale)")
+    if config.scale_step < 0:
+        problems.append(f"scale_step={config.scale_step} (expected >= 0)")
+    if len(config.mean_pixel) != 3:
+        problems.append(f"mean_pixel={config.mean_pixel!r} (expected 3 values, RGB)")
+    if config.batch_size < 1 or config.shuffle_buffer < 1 or config.output_stride < 1:
+        problems.append(f"batch_size={config.batch_size}, shuffle_buffer="
+                        f"{config.shuffle_buffer}, output_stride={config.output_stride} "
+                        "(expected >= 1)")
+    if problems:
+        raise ValueError("DataConfig: " + "; ".join(problems))
+
+
 def build_dataset(config: DataConfig, split, input_context=None, training=None):
     """The batched dataset of `split` for one input pipeline (see the module docstring).
 
@@ -103,6 +128,7 @@ def build_dataset(config: DataConfig, split, input_context=None, training=None):
     pipelines) and batches global_batch // replicas. training: augment, shuffle and repeat
     (default: True for train / train_aug / trainval).
     """
+    check_config(config)
     if training is None:
         training = split in _TRAINING_SPLITS
     batch_size = (input_context.get_per_replica_batch_size(config.batch_size)

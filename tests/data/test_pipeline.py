@@ -1,5 +1,6 @@
 """build_dataset: element format, eval padding, determinism, per-replica sharding, bad records."""
 import dataclasses
+import re
 import io
 
 import numpy as np
@@ -135,3 +136,13 @@ def test_unprepared_folder_and_unknown_split(tmp_path, prepared_synthetic):
         build_dataset(_config(prepared_synthetic), "test")
     with pytest.raises(ValueError, match="source='bogus'"):
         build_dataset(dataclasses.replace(_config(prepared_synthetic), source="bogus"), "val")
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("crop_size", (0, 33), "crop_size=(0, 33)"), ("eval_crop_size", (33,), "eval_crop_size"),
+    ("min_scale", 3.0, "min_scale=3.0"), ("scale_step", -1.0, "scale_step=-1.0"),
+    ("mean_pixel", (1.0, 2.0), "mean_pixel"), ("batch_size", 0, "batch_size=0")])
+def test_bad_data_config_is_named(prepared_synthetic, field, value, message):
+    config = dataclasses.replace(_config(prepared_synthetic), **{field: value})
+    with pytest.raises(ValueError, match=f"DataConfig: .*{re.escape(message)}"):
+        build_dataset(config, "train")
