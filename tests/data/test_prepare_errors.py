@@ -136,3 +136,16 @@ def test_cli_prints_one_line_error_and_exits_nonzero(raw_synthetic, tmp_path):
     assert "train: 4 examples in 1 shard(s), 1 skipped" in ok.stdout
     missing = subprocess.run(command[:4], capture_output=True, text=True, env=env, timeout=60)
     assert missing.returncode != 0 and "--data_dir is required" in missing.stderr
+
+
+def test_zip_member_that_would_escape(tmp_path):
+    import zipfile
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    with zipfile.ZipFile(archives / "gtFine_trainvaltest.zip", "w") as z:
+        z.writestr("gtFine/val/ok.txt", "fine")
+        z.writestr("../../escaped.txt", "bad")
+    with pytest.raises(archive.UnsafeArchiveError, match=r"'\.\./\.\./escaped\.txt' would be"):
+        prepare.prepare("cityscapes", str(archives), str(tmp_path / "out"), progress=False)
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path.parent / "escaped.txt"
+                                                             ).exists()
