@@ -61,3 +61,20 @@ def test_naming_round_trip():
     name = keras_name("xception_65/entry_flow/block1", "unit_1/xception_module")
     assert name == "xception_65.entry_flow.block1.unit_1.xception_module"
     assert official_scope(name) == "xception_65/entry_flow/block1/unit_1/xception_module"
+
+
+def test_conv2d_same_pads_explicitly_for_strided_convs():
+    """Even inputs: official resnet_utils.conv2d_same pads 1 on both sides (TF SAME would pad
+    0 before, 1 after), so a 3x3/2 conv samples rows 0, 2, 4, ... centred like odd inputs."""
+    from deeplab_tf.models.layers import conv2d_same
+    bn = {"momentum": 0.9, "epsilon": 1e-3}
+    x = keras.Input((8, 8, 2))
+    model = keras.Model(x, conv2d_same(x, 3, 3, stride=2, name="s/conv", bn=bn, activation=None))
+    images = np.random.default_rng(0).normal(size=(1, 8, 8, 2)).astype("float32")
+    conv = model.get_layer("s.conv")
+    expected = tf.nn.conv2d(np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0))), conv.kernel,
+                            strides=2, padding="VALID")
+    bn_layer = model.get_layer("s.conv.BatchNorm")
+    expected = bn_layer(expected, training=False)
+    np.testing.assert_allclose(model(images).numpy(), expected.numpy(), atol=1e-5)
+    assert model.get_layer("s.conv.pad").padding == ((1, 1), (1, 1))
