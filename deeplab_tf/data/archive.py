@@ -60,10 +60,12 @@ def check_members(path):
                 if _escapes(member.name):
                     problems.append(member.name)
                 elif member.issym() or member.islnk():
-                    target = posixpath.join(posixpath.dirname(member.name), member.linkname)
-                    if member.islnk():
-                        target = member.linkname
-                    if _escapes(member.linkname if member.linkname.startswith("/") else target):
+                    # A symlink target is relative to the link's folder, a hard link's to the
+                    # archive root; an absolute target escapes either way.
+                    target = member.linkname
+                    if member.issym() and not target.startswith("/"):
+                        target = posixpath.join(posixpath.dirname(member.name), target)
+                    if _escapes(target):
                         problems.append(f"{member.name} -> {member.linkname}")
                 elif member.isdev() or member.isfifo():
                     problems.append(f"{member.name} (device or FIFO)")
