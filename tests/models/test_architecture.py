@@ -143,3 +143,12 @@ def test_v1_largefov_parameter_count_matches_the_paper_design():
     model = build_model("deeplabv1_vgg16_largefov")
     assert model.count_params() == expected
     assert abs(expected / 20.5e6 - 1) < 0.01
+
+
+def test_layer_names_are_explicit_and_stable_across_builds():
+    # Weights are mapped and copied by layer name (official conversion, OS change in
+    # inference.py): a second build in the same session must give the same names, and no
+    # Keras auto-names ("re_lu_3") may appear.
+    first = [layer.name for layer in build_tiny("deeplabv3plus_mobilenetv2").layers]
+    second = [layer.name for layer in build_tiny("deeplabv3plus_mobilenetv2").layers]
+    assert first == second and len(set(first)) == len(first)
