@@ -77,6 +77,7 @@ class TrainConfig:
     weight_decay: float = 4e-5
     last_layer_gradient_multiplier: float = 1.0
     fine_tune_batch_norm: bool = True
+    batch_norm_momentum: Optional[float] = None   # None: the backbone's official decay
     accumulation_steps: int = 1
     top_k_percent_pixels: float = 1.0
     hard_example_mining_step: int = 0
@@ -180,9 +181,8 @@ def from_flags(flags):
             overrides=parse_overrides(flags["model_overrides"].value
                                       if "model_overrides" in flags else ()))
     if "train_steps" in flags:
-        train_fixed = {}
-        if flags["class_weights"].value:
-            train_fixed["class_weights"] = tuple(float(v) for v in flags["class_weights"].value)
+        weights = flags["class_weights"].value
+        train_fixed = {"class_weights": tuple(float(v) for v in weights) if weights else None}
         train_fixed["train_scales"] = tuple(float(v) for v in flags["train_scales"].value)
         configs["train"] = _from(TrainConfig, flags, **train_fixed)
     if "eval_split" in flags:

@@ -58,6 +58,9 @@ def define_train_flags():
                        "Gradient (= LR) multiplier of the last (logits) layer.")
     flags.DEFINE_boolean("fine_tune_batch_norm", True,
                          "Train BatchNorm (needs batch >= 12); False freezes it.")
+    flags.DEFINE_float("batch_norm_momentum", None,
+                       "Override the BatchNorm moving-average momentum (default: the "
+                       "backbone's official 0.9997; short runs need e.g. 0.99).")
     flags.DEFINE_integer("accumulation_steps", 1,
                          "Split each replica batch into this many micro-batches and sum their "
                          "gradients before one update (small GPUs).")

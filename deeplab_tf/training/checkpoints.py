@@ -52,17 +52,16 @@ def check_same_architecture(found, expected, where):
     """Raises ArchitectureMismatch naming both architectures when weights differ."""
     if found is None:
         return
-    if found["weights"] != expected["weights"]:
-        differing = sorted(set(found["weights"].items()) ^ set(
-            (k, tuple(v)) for k, v in expected["weights"].items()), key=str)[:1]
+    a = {k: list(v) for k, v in found["weights"].items()}
+    b = {k: list(v) for k, v in expected["weights"].items()}
+    if a != b:
+        keys = sorted(set(a) | set(b))
+        first = next(k for k in keys if a.get(k) != b.get(k))
         raise ArchitectureMismatch(
             f"checkpoint in {where} was written for another architecture ({describe(found)}) "
             f"than the model being trained ({describe(expected)}); first differing weight: "
-            f"{differing}. Use a new --model_dir, or --init=checkpoint:PATH to start from it.")
-
-
-def _tuple_weights(signature):
-    return {k: tuple(v) for k, v in signature["weights"].items()}
+            f"{first} {a.get(first, 'absent')} vs {b.get(first, 'absent')}. Use a new "
+            "--model_dir, or --init=checkpoint:PATH to start from it.")
 
 
 def make_checkpoint(model, optimizer, step, iterator=None):

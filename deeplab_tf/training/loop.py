@@ -68,7 +68,8 @@ def train(model, *, config, strategy, num_classes, make_train_dataset, global_ba
         ckpt_lib.check_same_architecture(ckpt_lib.read_signature(config.model_dir), signature,
                                          config.model_dir)
     configure_batch_norm(model, num_replicas=strategy.num_replicas_in_sync,
-                         fine_tune=config.fine_tune_batch_norm)
+                         fine_tune=config.fine_tune_batch_norm,
+                         momentum=config.batch_norm_momentum)
     with strategy.scope():
         optimizer = build_optimizer(config)
         optimizer.build(model.trainable_variables)

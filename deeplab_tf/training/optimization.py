@@ -47,11 +47,15 @@ def batch_norm_layers(model):
             if isinstance(layer, keras.layers.BatchNormalization)]
 
 
-def configure_batch_norm(model, *, num_replicas, fine_tune):
-    """Synchronizes BatchNorm across replicas or freezes it. Returns the number of BN layers."""
+def configure_batch_norm(model, *, num_replicas, fine_tune, momentum=None):
+    """Synchronizes BatchNorm across replicas or freezes it; optionally overrides the moving
+    average momentum (the official 0.9997 needs thousands of steps before the moving
+    statistics fit: short runs such as the quickstart use 0.99). Returns the BN layer count."""
     layers = batch_norm_layers(model)
     for layer in layers:
         layer.synchronized = num_replicas > 1
+        if momentum is not None:
+            layer.momentum = float(momentum)
         if not fine_tune:
             layer.trainable = False
     return len(layers)

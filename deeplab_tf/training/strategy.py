@@ -22,6 +22,9 @@ def check_strategy_name(name):
 def split_cpu(num_devices):
     """Splits the CPU into num_devices logical devices (before TensorFlow initialises them)."""
     cpus = tf.config.list_physical_devices("CPU")
+    current = tf.config.get_logical_device_configuration(cpus[0])
+    if current is not None and len(current) == num_devices:
+        return
     tf.config.set_logical_device_configuration(
         cpus[0], [tf.config.LogicalDeviceConfiguration()] * num_devices)
 

@@ -1,0 +1,316 @@
+"""Train a DeepLab model: python -m deeplab_tf.train --flagfile=experiments/NAME.flags [...]
+
+Flags after --flagfile override it. Every flag is checked before any work starts (strategy,
+batch split across replicas, dataset files, preset and overrides, --init, a checkpoint of
+another architecture in --model_dir); a bad one gives a one-line error and exit code 2. The
+resolved flags are written to MODEL_DIR/flags.txt (usable as a --flagfile).
+
+Outputs in --model_dir: ckpt-* (tf.train.Checkpoint: exact resume), model_signature.json,
+flags.txt, train/ (TensorBoard), model.keras (final weights), eval/metrics.json, export/.
+"""
+import dataclasses
+import json
+import os
+import sys
+import time
+
+from absl import app, flags
+
+from deeplab_tf import flags as flag_defs
+from deeplab_tf.config import from_flags
+
+flag_defs.define_model_flags()
+flag_defs.define_data_flags()
+flag_defs.define_train_flags()
+flag_defs.define_eval_flags()
+flag_defs.define_export_flags()
+FLAGS = flags.FLAGS
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+
+
+class UsageError(ValueError):
+    """A flag or an input named by a flag is wrong."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation: everything that can be checked before TensorFlow does any work
+# ---------------------------------------------------------------------------------------------
+def validate(configs, train_split, eval_split, prepare_synthetic):
+    """Raises UsageError naming the flag, its value and what was expected."""
+    from deeplab_tf.training.initialization import parse_init
+    from deeplab_tf.training.strategy import check_strategy_name
+    t, d, m = configs["train"], configs["data"], configs["model"]
+    try:
+        check_strategy_name(t.strategy)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    positive = {"train_steps": t.train_steps, "train_batch_size": d.batch_size,
+                "accumulation_steps": t.accumulation_steps,
+                "checkpoint_every": t.checkpoint_every, "log_every": t.log_every,
+                "summary_every": t.summary_every, "keep_checkpoints": t.keep_checkpoints}
+    for name, value in positive.items():
+        if value < 1:
+            raise UsageError(f"--{name}={value} must be >= 1")
+    if not 0.0 < t.top_k_percent_pixels <= 1.0:
+        raise UsageError(f"--top_k_percent_pixels={t.top_k_percent_pixels} must be in (0, 1]")
+    if t.base_learning_rate <= 0:
+        raise UsageError(f"--base_learning_rate={t.base_learning_rate} must be > 0")
+    if not t.train_scales or any(s <= 0 for s in t.train_scales):
+        raise UsageError(f"--train_scales={list(t.train_scales)} must be positive numbers")
+    if t.train_scales[0] != 1.0 and len(t.train_scales) > 1:
+        raise UsageError(f"--train_scales={list(t.train_scales)}: the first scale must be 1.0")
+    if len(d.crop_size) != 2 or min(d.crop_size) < 1:
+        raise UsageError(f"--crop_size={list(d.crop_size)} must be HEIGHT,WIDTH")
+    if d.batch_size % t.accumulation_steps:
+        raise UsageError(f"--train_batch_size={d.batch_size} is not divisible by "
+                         f"--accumulation_steps={t.accumulation_steps}")
+    bad_formats = set(configs["export"].formats) - {"saved_model", "tflite"}
+    if bad_formats:
+        raise UsageError(f"--export_formats has {sorted(bad_formats)}; allowed: saved_model, "
+                         "tflite")
+    if t.strategy == "tpu" and not t.tpu and not os.environ.get("TPU_NAME"):
+        raise UsageError("--strategy=tpu needs --tpu=NAME (or the TPU_NAME variable)")
+    try:
+        parse_init(t.init)
+    except (ValueError, FileNotFoundError) as error:
+        raise UsageError(str(error)) from None
+    # Preset and overrides (cheap: resolves the configuration, builds nothing).
+    from deeplab_tf.data.datasets import get_dataset
+    from deeplab_tf.models.builder import model_info
+    try:
+        dataset = get_dataset(d.dataset)
+    except (KeyError, ValueError) as error:
+        raise UsageError(f"--dataset: {error}") from None
+    num_classes = m.num_classes or dataset.num_classes
+    try:
+        info = model_info(m.preset, num_classes=num_classes, output_stride=m.output_stride,
+                          **m.build_kwargs())
+    except ValueError as error:
+        raise UsageError(f"--preset/--model_overrides: {error}") from None
+    if t.class_weights is not None and len(t.class_weights) != num_classes:
+        raise UsageError(f"--class_weights has {len(t.class_weights)} values; expected "
+                         f"{num_classes} (one per class)")
+    if not prepare_synthetic:
+        from deeplab_tf.data import records
+        if not d.data_dir:
+            raise UsageError("--data_dir is empty: pass the folder of prepared TFRecords "
+                             "(python -m deeplab_tf.data.prepare)")
+        for split in (train_split, eval_split):
+            try:
+                records.split_files(d.data_dir, split)
+            except (FileNotFoundError, ValueError) as error:
+                raise UsageError(f"--data_dir={d.data_dir}: {error}") from None
+    elif d.dataset != "synthetic":
+        raise UsageError(f"--prepare_synthetic only makes the synthetic dataset, but "
+                         f"--dataset={d.dataset}")
+    return dataset, info
+
+
+def check_replicas(strategy, global_batch, accumulation):
+    from deeplab_tf.training.strategy import num_workers
+    replicas = strategy.num_replicas_in_sync
+    if global_batch % replicas:
+        raise UsageError(f"--train_batch_size={global_batch} (global) is not divisible by the "
+                         f"{replicas} replicas of the strategy")
+    if (global_batch // replicas) % accumulation:
+        raise UsageError(f"the per-replica batch {global_batch // replicas} is not divisible "
+                         f"by --accumulation_steps={accumulation}")
+    return global_batch // num_workers(strategy)
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+def run(configs, log=print):
+    """Validates, trains, evaluates and exports. Returns a dict of what was produced."""
+    t0 = time.time()
+    t, d, m, e, x = (configs[k] for k in ("train", "data", "model", "eval", "export"))
+    dataset_info, info = validate(configs, FLAGS.train_split, e.split, FLAGS.prepare_synthetic)
+    num_classes = info["num_classes"]
+
+    import keras
+    import tensorflow as tf
+    from deeplab_tf.training import checkpoints as ckpt_lib
+    from deeplab_tf.training.initialization import check_init_architecture, initialize
+    from deeplab_tf.training.strategy import input_context, is_chief, make_strategy, split_cpu
+
+    if FLAGS.num_cpu_replicas > 0:
+        split_cpu(FLAGS.num_cpu_replicas)
+    if t.deterministic:
+        keras.utils.set_random_seed(t.seed)
+        tf.config.experimental.enable_op_determinism()
+    if t.mixed_precision != "none":
+        keras.mixed_precision.set_global_policy(t.mixed_precision)
+    try:
+        strategy = make_strategy(t.strategy, t.tpu)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    worker_batch = check_replicas(strategy, d.batch_size, t.accumulation_steps)
+    try:
+        check_init_architecture(t.init, m, num_classes)
+    except (ValueError, FileNotFoundError) as error:
+        raise UsageError(str(error)) from None
+
+    import deeplab_tf
+    with strategy.scope():
+        model = deeplab_tf.build_model(m.preset, num_classes=num_classes,
+                                       output_stride=m.output_stride, **m.build_kwargs())
+    model_config = dataclasses.replace(m, num_classes=num_classes,
+                                       output_stride=info["output_stride"])
+    signature = ckpt_lib.model_signature(model, model_config, num_classes)
+    try:
+        ckpt_lib.check_same_architecture(ckpt_lib.read_signature(t.model_dir), signature,
+                                         t.model_dir)
+    except ckpt_lib.ArchitectureMismatch as error:
+        raise UsageError(str(error)) from None
+
+    # ---- data ----------------------------------------------------------------------------
+    data_dir = d.data_dir
+    if FLAGS.prepare_synthetic:
+        from deeplab_tf.data.synthetic import ensure_synthetic
+        log(f"preparing the synthetic dataset under {d.data_dir} ...")
+        data_dir = ensure_synthetic(d.data_dir)
+    data = dataclasses.replace(d, data_dir=data_dir, mean_pixel=tuple(info["mean_pixel"]),
+                               ignore_label=dataset_info.ignore_label,
+                               output_stride=e.output_stride or info["output_stride"],
+                               deterministic=d.deterministic or t.deterministic, seed=t.seed)
+    from deeplab_tf.data.pipeline import build_dataset
+
+    def make_train_dataset(ctx):
+        workers = ctx.num_input_pipelines
+        # One "replica" per input pipeline: this worker's batch, its share of the shards.
+        worker_ctx = (tf.distribute.InputContext(workers, ctx.input_pipeline_id, workers)
+                      if workers > 1 else None)
+        return build_dataset(dataclasses.replace(data, batch_size=d.batch_size), FLAGS.train_split,
+                             input_context=worker_ctx, training=True)
+
+    eval_data = dataclasses.replace(data, batch_size=max(1, worker_batch))
+
+    def make_eval_dataset():
+        return build_dataset(eval_data, e.split, training=False)
+
+    # ---- initialisation (new runs only) --------------------------------------------------
+    chief = is_chief(strategy)
+    resuming = tf.train.latest_checkpoint(t.model_dir) is not None
+    if t.init and not resuming:
+        initialize(model, t.init, info=info, model_config=model_config,
+                   initialize_last_layer=t.initialize_last_layer, log=log)
+    if chief:
+        tf.io.gfile.makedirs(t.model_dir)
+        with tf.io.gfile.GFile(os.path.join(t.model_dir, "flags.txt"), "w") as f:
+            f.write(FLAGS.flags_into_string())
+
+    # ---- train ---------------------------------------------------------------------------
+    from deeplab_tf.training.loop import train
+    log(f"training {m.preset} ({model.count_params():,} parameters, {num_classes} classes, "
+        f"OS{info['output_stride']}) on {d.dataset}/{FLAGS.train_split} with "
+        f"{strategy.num_replicas_in_sync} replica(s), global batch {d.batch_size}, "
+        f"{t.mixed_precision} -> {t.model_dir}")
+    result = train(model, config=t, strategy=strategy, num_classes=num_classes,
+                   make_train_dataset=make_train_dataset, global_batch_size=d.batch_size,
+                   signature=signature, make_eval_dataset=make_eval_dataset,
+                   ignore_label=dataset_info.ignore_label, log=log)
+    outputs = {"model_dir": t.model_dir, "checkpoint": result.checkpoint,
+               "train_seconds": round(result.wall_seconds, 1),
+               "images_per_second": round(result.images_per_second, 2)}
+    if not chief:
+        return outputs
+
+    # ---- save, evaluate, export ------------------------------------------------------------
+    keras_path = os.path.join(t.model_dir, "model.keras")
+    model.save(keras_path)
+    outputs["model"] = keras_path
+    metrics = dict(result.eval_metrics)
+    metrics.update(step=result.step, split=e.split, dataset=d.dataset, preset=m.preset)
+    eval_dir = e.output_dir or os.path.join(t.model_dir, "eval")
+    tf.io.gfile.makedirs(eval_dir)
+    metrics_path = os.path.join(eval_dir, "metrics.json")
+    with tf.io.gfile.GFile(metrics_path, "w") as f:
+        json.dump(_jsonable(metrics), f, indent=1)
+    outputs["metrics"] = metrics_path
+    outputs["mean_iou"] = metrics.get("mean_iou")
+    if x.formats:
+        outputs.update(_export(model, x, t.model_dir, data, e.split, dataset_info, log))
+    outputs["total_seconds"] = round(time.time() - t0, 1)
+    return outputs
+
+
+def _jsonable(value):
+    import math
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _export(model, config, model_dir, data, split, dataset_info, log):
+    """Exports with deeplab_tf.export's Python API (SavedModel and/or TFLite)."""
+    from deeplab_tf import export as export_lib
+    out_dir = config.output_dir or os.path.join(model_dir, "export")
+    os.makedirs(out_dir, exist_ok=True)
+    produced = {}
+    names = list(dataset_info.class_names)
+    if "saved_model" in config.formats:
+        path = os.path.join(out_dir, "saved_model")
+        export_lib.export_saved_model(model, path, class_names=names, overwrite=True)
+        produced["saved_model"] = path
+        log(f"exported SavedModel -> {path}")
+    if "tflite" in config.formats:
+        size = tuple(data.crop_size)
+        kwargs = {}
+        if config.quantize == "int8":
+            kwargs["representative_data"] = export_lib.representative_images_from_pipeline(
+                data, split, size, 16)
+        path = os.path.join(out_dir, f"model_{config.quantize}.tflite")
+        export_lib.export_tflite(model, path, overwrite=True, input_size=size,
+                                 quantize=config.quantize, **kwargs)
+        produced["tflite"] = path
+        log(f"exported TFLite ({config.quantize}) -> {path}")
+    return produced
+
+
+def main(argv):
+    if len(argv) > 1:
+        _fail(f"unexpected positional arguments {argv[1:]}; flags look like --name=value")
+    from deeplab_tf.training.checkpoints import ArchitectureMismatch
+    from deeplab_tf.training.loop import TrainingDiverged
+    try:
+        configs = from_flags(FLAGS)
+    except (ValueError, TypeError) as error:
+        _fail(str(error))
+    try:
+        outputs = run(configs)
+    except (UsageError, ArchitectureMismatch) as error:
+        _fail(str(error))
+    except TrainingDiverged as error:
+        print(f"train: error: {error}", file=sys.stderr)
+        sys.exit(EXIT_DIVERGED)
+    print("outputs:")
+    for key, value in outputs.items():
+        print(f"  {key}: {value}")
+
+
+def _fail(message):
+    print(f"train: error: {message}", file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def parse_flags(argv):
+    """absl parsing with a clear message for unknown flags (also those in a --flagfile)."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        where = [a.split("=", 1)[1] for a in argv[1:] if a.startswith("--flagfile=")]
+        hint = f" (command line or --flagfile {', '.join(where)})" if where else ""
+        _fail(f"{error}{hint}; see --helpfull for the flags deeplab_tf.train accepts")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

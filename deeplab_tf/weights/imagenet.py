@@ -1,0 +1,151 @@
+"""Keras ImageNet weight files -> our backbones, where the architectures match.
+
+    load_imagenet_weights(model, backbone, path=None) -> list of layers initialised
+
+The files are the ones keras.applications downloads into ~/.keras/models (we never download:
+pass --init=imagenet:PATH, or let Keras' cache hold the file). Supported:
+
+  vgg16        keras VGG16 (Caffe weights, BGR input with the Caffe mean: exactly our
+               "caffe_bgr_mean" preprocessing). conv1_1..conv5_3 copy over. fc6/fc7 of
+               DeepLab-LargeFOV are made by decimating VGG's fc6/fc7 as DeepLab v1 did
+               (arXiv 1412.7062, Sec. 4.1 / 3.1: fc6 7x7x512x4096 -> 3x3 taking every 3rd
+               spatial tap, 4096 -> 1024 channels taking every 4th; fc7 likewise on both
+               axes), when the file has the top (fc) layers.
+  mobilenetv2  keras MobileNetV2(alpha=1.0): same layers as the official slim MobilenetV2
+               (Conv, expanded_conv, expanded_conv_1..16); Keras pads stride-2 convs
+               asymmetrically where slim uses SAME, which changes border pixels only.
+
+Not matched (a clear error): Keras' ResNet50/101 are Caffe-style (stride in the first 1x1 of a
+block, biases before BatchNorm) unlike slim resnet_v1 / resnet_v1_beta; Keras' Xception is
+the original, not the modified aligned Xception-65. Use --init=official:PATH for those.
+"""
+import os
+
+import numpy as np
+
+# keras.applications file names in ~/.keras/models (keras/src/applications/*.py).
+KERAS_FILES = {
+    "vgg16": ("vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+              "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    "mobilenetv2": ("mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+                    "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"),
+}
+_VGG_BLOCKS = {1: 2, 2: 2, 3: 3, 4: 3, 5: 3}
+
+
+class ImageNetWeightsError(ValueError):
+    """No usable Keras ImageNet file for this backbone, or it does not fit."""
+
+
+def find_weights_file(backbone, path=None):
+    """The file to read: `path`, or the first Keras cache file for `backbone`."""
+    if backbone not in KERAS_FILES:
+        raise ImageNetWeightsError(
+            f"no Keras ImageNet weights match backbone {backbone!r} (supported: "
+            f"{sorted(KERAS_FILES)}); initialise it with --init=official:PATH instead")
+    if path:
+        if not os.path.isfile(path):
+            raise ImageNetWeightsError(f"--init=imagenet:{path}: file not found")
+        return path
+    cache = os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "models")
+    for name in KERAS_FILES[backbone]:
+        candidate = os.path.join(cache, name)
+        if os.path.isfile(candidate):
+            return candidate
+    raise ImageNetWeightsError(
+        f"no Keras ImageNet file for {backbone!r} in {cache} (expected one of "
+        f"{list(KERAS_FILES[backbone])}); pass --init=imagenet:PATH")
+
+
+def _keras_model(backbone, path):
+    """keras.applications model holding the file's weights (with or without the top)."""
+    import keras
+    builder = {"vgg16": keras.applications.VGG16,
+               "mobilenetv2": keras.applications.MobileNetV2}[backbone]
+    errors = []
+    for include_top in (True, False):
+        kwargs = {"alpha": 1.0} if backbone == "mobilenetv2" else {}
+        model = builder(weights=None, include_top=include_top, **kwargs)
+        try:
+            model.load_weights(path)
+            return model
+        except Exception as error:  # the other layout is tried next  # noqa: BLE001
+            errors.append(f"include_top={include_top}: {str(error).splitlines()[0][:200]}")
+    raise ImageNetWeightsError(f"{path} is not a Keras {backbone} weight file ({errors})")
+
+
+def decimate_fc(kernel, bias, *, spatial=None, in_step=1, out_step=4):
+    """DeepLab v1's fc subsampling. kernel [k*k*Cin, Cout] (Keras Dense after Flatten, NHWC
+    order) or [Cin, Cout]; spatial=(k, taps): reshape to [k, k, Cin, Cout] and keep `taps`.
+    Returns (conv kernel [kh, kw, Cin', Cout'], bias [Cout'])."""
+    kernel = np.asarray(kernel)
+    if spatial is not None:
+        k, taps = spatial
+        kernel = kernel.reshape(k, k, -1, kernel.shape[-1])[np.ix_(taps, taps)]
+    else:
+        kernel = kernel[None, None]
+    return kernel[:, :, ::in_step, ::out_step], np.asarray(bias)[::out_step]
+
+
+def _vgg_pairs(source):
+    for block, count in _VGG_BLOCKS.items():
+        for i in range(1, count + 1):
+            yield f"vgg_16.conv{block}.conv{block}_{i}", source.get_layer(
+                f"block{block}_conv{i}").get_weights()
+    names = {layer.name for layer in source.layers}
+    if "fc1" in names:
+        # 7x7 -> 3x3 by taking taps 0, 3, 6 (every 3rd), 4096 -> 1024 (every 4th).
+        yield "fc6", list(decimate_fc(*source.get_layer("fc1").get_weights(),
+                                      spatial=(7, [0, 3, 6]), out_step=4))
+        yield "fc7", list(decimate_fc(*source.get_layer("fc2").get_weights(), in_step=4,
+                                      out_step=4))
+
+
+def _mobilenet_pairs(source):
+    def block(keras_prefix, ours):
+        for part in ("expand", "depthwise", "project"):
+            name = f"{keras_prefix}_{part}"
+            if name in names:
+                yield f"MobilenetV2.{ours}.{part}", source.get_layer(name).get_weights()
+                yield (f"MobilenetV2.{ours}.{part}.BatchNorm",
+                       source.get_layer(name + "_BN").get_weights())
+    names = {layer.name for layer in source.layers}
+    yield "MobilenetV2.Conv", source.get_layer("Conv1").get_weights()
+    yield "MobilenetV2.Conv.BatchNorm", source.get_layer("bn_Conv1").get_weights()
+    yield from block("expanded_conv", "expanded_conv")
+    for i in range(1, 17):
+        yield from block(f"block_{i}", f"expanded_conv_{i}")
+
+
+def load_imagenet_weights(model, backbone, path=None, log=print):
+    """Copies Keras ImageNet weights into `model`'s backbone (by our official layer names).
+
+    Args:
+      backbone: our backbone name (model_info(...)["backbone"].name), "vgg16" or "mobilenetv2".
+    Returns:
+      names of the layers initialised.
+    Raises:
+      ImageNetWeightsError: unsupported backbone, missing file, or shapes that do not fit
+        (e.g. a width multiplier != 1).
+    """
+    path = find_weights_file(backbone, path)
+    source = _keras_model(backbone, path)
+    pairs = _vgg_pairs(source) if backbone == "vgg16" else _mobilenet_pairs(source)
+    ours = {layer.name: layer for layer in model._flatten_layers(include_self=False)}
+    done, bad = [], []
+    for name, values in pairs:
+        layer = ours.get(name)
+        if layer is None:
+            bad.append(f"{name} (not in model {model.name})")
+            continue
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if shapes != [np.shape(v) for v in values]:
+            bad.append(f"{name}: file {[np.shape(v) for v in values]}, model {shapes}")
+            continue
+        layer.set_weights(values)
+        done.append(name)
+    if bad:
+        raise ImageNetWeightsError(f"{path} does not fit model {model.name!r}: "
+                                   + "; ".join(bad[:5]) + (" ..." if len(bad) > 5 else ""))
+    log(f"initialised {len(done)} layers from Keras ImageNet weights {path}")
+    return done

@@ -1,0 +1,57 @@
+"""Runs deeplab_tf.train's flag parsing + main on bad inputs in ONE process (importing
+TensorFlow once), printing {case: [exit code, stderr]} as JSON. Used by test_bad_inputs.py.
+
+Usage: python tests/training/_bad_inputs.py DATA_DIR WORK_DIR
+"""
+import contextlib
+import io
+import json
+import os
+import sys
+
+from deeplab_tf import train
+from tests.training.conftest import tiny_flags
+
+
+def call(args):
+    err = io.StringIO()
+    code = 0
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            train.parse_flags(["train", *args])
+            train.main(["train"])
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    train.FLAGS.unparse_flags()
+    return [code, err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else ""]
+
+
+def main(data, work):
+    results = {}
+    # First: it splits the CPU into two logical devices before TensorFlow initialises them.
+    results["batch_not_divisible"] = call(tiny_flags(
+        data, f"{work}/a", "--strategy=mirrored", "--num_cpu_replicas=2",
+        "--train_batch_size=3"))
+    results["unknown_strategy"] = call(tiny_flags(data, f"{work}/b", "--strategy=horovod"))
+    results["missing_dataset"] = call(tiny_flags(f"{work}/no_such_dir", f"{work}/c"))
+    results["missing_split"] = call(tiny_flags(data, f"{work}/c", "--eval_split=test"))
+    flagfile = os.path.join(work, "bad.flags")
+    with open(flagfile, "w") as f:
+        f.write("# a typo in a flagfile\n--train_stepz=10\n")
+    results["unknown_flag_in_flagfile"] = call([f"--flagfile={flagfile}"])
+    # A finished tiny run, then the same model_dir with another architecture.
+    results["good_run"] = call(tiny_flags(data, f"{work}/run", "--train_steps=2"))
+    results["other_architecture_resume"] = call(tiny_flags(
+        data, f"{work}/run", "--model_overrides=width_multiplier=0.125,aspp_depth=16"))
+    results["other_architecture_init"] = call(
+        tiny_flags(data, f"{work}/d", f"--init=checkpoint:{work}/run")[2:] +
+        ["--preset=deeplabv3plus_mobilenetv2",
+         "--model_overrides=width_multiplier=0.125,aspp_depth=8,low_level_depth=8,"
+         "decoder_depth=8"])
+    results["class_weights_length"] = call(tiny_flags(data, f"{work}/e", "--class_weights=1,2"))
+    results["accumulation"] = call(tiny_flags(data, f"{work}/f", "--accumulation_steps=3"))
+    print("RESULTS " + json.dumps(results))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

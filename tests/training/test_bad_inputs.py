@@ -1,0 +1,48 @@
+"""Every bad input of the training issue gives a clear one-line error (exit code 2) before
+training starts. All cases run in one subprocess (one TensorFlow import)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def results(synthetic_data, tmp_path_factory):
+    work = tmp_path_factory.mktemp("bad_inputs")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, str(REPO / "tests/training/_bad_inputs.py"),
+                           synthetic_data, str(work)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
+    assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULTS "):])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case, words", [
+    ("unknown_strategy", ["--strategy='horovod' is unknown", "multi_worker_mirrored"]),
+    ("batch_not_divisible", ["--train_batch_size=3", "not divisible", "2 replicas"]),
+    ("missing_dataset", ["--data_dir=", "no_such_dir", "not a prepared dataset folder"]),
+    ("missing_split", ["split 'test' is not prepared", "prepared splits"]),
+    ("unknown_flag_in_flagfile", ["train_stepz", "bad.flags"]),
+    ("other_architecture_resume", ["another architecture", "aspp"]),
+    ("other_architecture_init", ["another architecture", "deeplabv3_mobilenetv2",
+                                 "--preset=deeplabv3plus_mobilenetv2"]),
+    ("class_weights_length", ["--class_weights has 2 values", "expected 5"]),
+    ("accumulation", ["--accumulation_steps=3", "not divisible"]),
+])
+def test_bad_input_gives_clear_error(results, case, words):
+    code, message = results[case]
+    assert code == 2, (case, code, message)
+    assert message.startswith("train: error: "), message
+    for word in words:
+        assert word in message, (case, word, message)
+
+
+@pytest.mark.slow
+def test_the_good_run_of_the_same_process_succeeds(results):
+    assert results["good_run"][0] == 0, results["good_run"]
