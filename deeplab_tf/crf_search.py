@@ -123,7 +123,6 @@ def main(argv):
 
 
 def run():
-    from deeplab_tf.config import from_flags
     from deeplab_tf.data.datasets import get_dataset
     if not FLAGS.output_dir:
         sys.exit("crf_search: error: --output_dir is required")
@@ -138,7 +137,7 @@ def run():
     predictor = evaluate.load(FLAGS)
     examples = (evaluate.folder_examples(FLAGS.data_folder, FLAGS.dataset, FLAGS.eval_split)
                 if FLAGS.data_folder else
-                evaluate.record_examples(from_flags(FLAGS)["data"], FLAGS.eval_split))
+                evaluate.record_examples(evaluate.data_config(), FLAGS.eval_split))
     examples = evaluate._take(examples, FLAGS.max_images or 100)   # v1: 100 val images
     result = search(predictor, examples, info.num_classes, info.class_names, candidates,
                     processes=FLAGS.crf_processes or None,

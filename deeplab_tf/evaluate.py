@@ -316,7 +316,6 @@ def main(argv):
 
 def run():
     from deeplab_tf import viz
-    from deeplab_tf.config import from_flags
     from deeplab_tf.data.datasets import get_dataset
     from deeplab_tf.postprocess import crf as crf_lib
     if not FLAGS.output_dir:
@@ -342,7 +341,7 @@ def run():
         examples = folder_examples(FLAGS.data_folder, FLAGS.dataset, split)
         total = None
     else:
-        examples = record_examples(from_flags(FLAGS)["data"], split)
+        examples = record_examples(data_config(), split)
         total = info.splits.get(split)
     if FLAGS.max_images:
         examples = _take(examples, FLAGS.max_images)
@@ -375,7 +374,6 @@ def run():
 
 def run_distributed(info, scales):
     """--strategy=mirrored|multi_worker_mirrored|tpu: TFRecords, single scale, no flip/CRF."""
-    from deeplab_tf.config import from_flags
     from deeplab_tf.training import strategy as strategy_lib
     from deeplab_tf.training.metrics import compute_metrics
     if FLAGS.crf or FLAGS.add_flipped_images or scales != (1.0,) or not FLAGS.data_dir:
@@ -393,7 +391,7 @@ def run_distributed(info, scales):
     if predictor.num_classes != info.num_classes:
         _fail(f"model {predictor.path} predicts {predictor.num_classes} classes but the "
               f"dataset has {info.num_classes}")
-    data = from_flags(FLAGS)["data"]
+    data = data_config()
     data = type(data)(**{**data.__dict__, "batch_size": FLAGS.eval_batch_size,
                          "output_stride": eval_output_stride() or data.output_stride})
     from deeplab_tf.data.pipeline import build_dataset
@@ -414,6 +412,18 @@ def run_distributed(info, scales):
           f"mean_iou={100 * m['mean_iou']:.2f} "
           f"frequency_weighted_iou={100 * m['frequency_weighted_iou']:.2f}")
     print(f"wrote {os.path.join(FLAGS.output_dir, 'metrics.json')}")
+
+
+def data_config():
+    """DataConfig from the flags; with --prepare_synthetic (the quickstart flagfile) the
+    synthetic dataset is generated/prepared under --data_dir as deeplab_tf.train does."""
+    import dataclasses
+    from deeplab_tf.config import from_flags
+    data = from_flags(FLAGS)["data"]
+    if "prepare_synthetic" in FLAGS and FLAGS.prepare_synthetic:
+        from deeplab_tf.data.synthetic import ensure_synthetic
+        data = dataclasses.replace(data, data_dir=ensure_synthetic(data.data_dir))
+    return data
 
 
 def _backbone_of(predictor):

@@ -92,11 +92,16 @@ def predictor_from_keras(model, path="<keras.Model>"):
     import tensorflow as tf
     from deeplab_tf.models.layers import MEAN_PIXEL, Preprocess
     modes = [l.mode for l in model._flatten_layers() if isinstance(l, Preprocess)]
+    # A model built for one input size is used like a fixed-size .tflite (pad / fit to it).
+    height, width = tuple(model.inputs[0].shape)[1:3]
+    fixed = (int(height), int(width)) if height is not None and width is not None else None
+    # One trace for every batch size and image size.
     call = tf.function(lambda x: tf.cast(model(x, training=False), tf.float32),
-                       reduce_retracing=True)
+                       input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32)])
     return Predictor(path, "keras", LOGITS, int(model.outputs[0].shape[-1]),
                      lambda x: call(tf.constant(x, tf.float32)).numpy(),
-                     MEAN_PIXEL[modes[0]] if modes else (127.5, 127.5, 127.5), model=model)
+                     MEAN_PIXEL[modes[0]] if modes else (127.5, 127.5, 127.5), fixed_size=fixed,
+                     model=model)
 
 
 def _load_keras(path, output_stride, preset):
@@ -207,16 +212,18 @@ def _load_tflite(path, input_range, num_threads):
 # Resizing, padding (numpy in, numpy out; the TF op keeps align_corners=True like the model)
 # ---------------------------------------------------------------------------------------------
 def resize(x, size, method="bilinear"):
-    """[h, w, C] -> [H, W, C] with align_corners=True (bilinear or nearest)."""
+    """[h, w, C] -> [H, W, C] with align_corners=True, half_pixel_centers=False (the official
+    resize; the raw ops avoid tf.compat.v1's deprecation warnings)."""
     import tensorflow as tf
     size = tuple(int(s) for s in size)
     if tuple(x.shape[:2]) == size:
         return x
     if method == "nearest":
-        y = tf.compat.v1.image.resize_nearest_neighbor(x[None], size, align_corners=True)
+        y = tf.raw_ops.ResizeNearestNeighbor(images=x[None], size=size, align_corners=True,
+                                             half_pixel_centers=False)
         return y[0].numpy().astype(x.dtype)
-    y = tf.compat.v1.image.resize_bilinear(np.asarray(x, np.float32)[None], size,
-                                           align_corners=True, half_pixel_centers=False)
+    y = tf.raw_ops.ResizeBilinear(images=np.asarray(x, np.float32)[None], size=size,
+                                  align_corners=True, half_pixel_centers=False)
     return y[0].numpy()
 
 

@@ -92,6 +92,7 @@ def test_cli_missing_ground_truth_is_a_clear_error(tmp_path):
     assert "SegmentationClass/img2.png" in out.stderr.splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_checkpoint_and_other_output_stride(tmp_path):
     import tensorflow as tf
     import deeplab_tf
@@ -144,6 +145,7 @@ def test_cli_official_tflite_on_real_voc_samples(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_tfrecords_default_and_two_replica_strategy_give_the_same_matrix(tmp_path):
     """--data_dir TFRecords (build_dataset) with one device and under a 2-replica
     MirroredStrategy on CPU: the per-replica confusion matrices summed = the whole split."""

@@ -171,3 +171,17 @@ def test_official_int8_tflite_labels_on_corals_bird():
     expected = np.array(Image.open(folder / "bird_segmentation_mask.bmp"))
     labels = inference.predict_labels(pred, [image])[0]
     assert (labels == expected).mean() > 0.975   # SOURCES.md: 97.9% agreement
+
+
+def test_keras_model_with_a_fixed_input_size_is_padded_to_it():
+    import keras
+    model = tiny_model()
+    images = keras.Input((33, 33, 3))
+    fixed = keras.Model(images, model(images))
+    pred = inference.predictor_from_keras(fixed)
+    assert pred.fixed_size == (33, 33)
+    image = _images()[0]   # 30x25 -> padded into 33x33
+    np.testing.assert_allclose(
+        inference.predict_probabilities(pred, [image])[0],
+        inference.predict_probabilities(inference.predictor_from_keras(model), [image],
+                                        crop_size=(33, 33))[0], atol=1e-5)

@@ -36,6 +36,7 @@ def test_grid_rows_scores_and_best_agree_with_evaluate(tmp_path):
     assert table.count("\n| ") == 5   # header + 4 tried settings
 
 
+@pytest.mark.slow
 def test_cli_writes_best_parameters_that_evaluate_reads(tmp_path):
     folder = make_voc_folder(tmp_path / "voc")
     model = tmp_path / "tiny.keras"
