@@ -104,7 +104,8 @@ def load(config_flags):
             **overrides)
         predictor = inference.predictor_from_keras(model, config_flags.model)
     elif eval_os:
-        _fail(f"--eval_output_stride={eval_os} needs a .keras model or a checkpoint; "
+        _fail(f"--output_stride/--eval_output_stride={eval_os} needs a .keras model or a "
+              "checkpoint; "
               f"{config_flags.model} has its output stride fixed at export")
     return predictor
 
@@ -323,8 +324,11 @@ def run():
     if not FLAGS.data_folder and not FLAGS.data_dir:
         _fail("pass --data_folder=RAW_FOLDER (official layout) or --data_dir=TFRECORDS")
     info = get_dataset(FLAGS.dataset)
-    scales = tuple(float(s) for s in FLAGS.eval_scales)
-    if any(s <= 0 for s in scales):
+    try:
+        scales = tuple(float(s) for s in FLAGS.eval_scales)
+    except ValueError:
+        _fail(f"--eval_scales={','.join(FLAGS.eval_scales)}: expected numbers like 0.5,1.0,1.5")
+    if not scales or any(s <= 0 for s in scales):
         _fail(f"--eval_scales={FLAGS.eval_scales}: scales must be > 0")
     if "strategy" in FLAGS and FLAGS.strategy != "default":
         return run_distributed(info, scales)

@@ -138,10 +138,21 @@ def run():
     written = predict_files(
         predictor, paths, FLAGS.output_dir, colours=viz.palette(FLAGS.dataset), names=names,
         crf_params=crf_params, crf_processes=FLAGS.crf_processes or None,
-        eval_scales=tuple(float(s) for s in FLAGS.eval_scales),
+        eval_scales=_scales(),
         add_flipped_images=FLAGS.add_flipped_images, batch_size=FLAGS.batch_size,
         pad_multiple=FLAGS.output_stride or 16, panels=FLAGS.panels)
     print(f"wrote {len(written)} masks and overlays to {FLAGS.output_dir}")
+
+
+def _scales():
+    try:
+        scales = tuple(float(s) for s in FLAGS.eval_scales)
+    except ValueError:
+        scales = ()
+    if not scales or any(s <= 0 for s in scales):
+        sys.exit(f"predict: error: --eval_scales={','.join(FLAGS.eval_scales)}: expected "
+                 "positive numbers like 0.5,1.0,1.5")
+    return scales
 
 
 if __name__ == "__main__":
