@@ -107,7 +107,9 @@ def panel(image, prediction, path, colours, names=None, crf=None, label=None, ti
     if label is not None:
         parts.append(("ground truth", colorize(label, colours)))
         present |= set(np.unique(label))
-    fig, axes = plt.subplots(1, len(parts), figsize=(3.2 * len(parts), 3.6))
+    aspect = parts[0][1].shape[0] / max(parts[0][1].shape[1], 1)
+    fig, axes = plt.subplots(1, len(parts),
+                             figsize=(3.2 * len(parts), 3.2 * min(max(aspect, 0.4), 2.0) + 1.2))
     for ax, (name, picture) in zip(axes, parts):
         ax.imshow(picture)
         ax.set_title(name)

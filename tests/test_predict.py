@@ -93,3 +93,26 @@ def test_cli_official_model_reproduces_golden_mask_and_bad_flags(tmp_path):
                f"--images={tmp_path / 'nothing' / '*.jpg'}", f"--output_dir={tmp_path}")
     assert out.returncode != 0 and "predict: error: --images=" in out.stderr
     assert "matches no file" in out.stderr
+
+
+def test_palettes_index_pngs_overlays_and_plots(tmp_path):
+    voc, cityscapes = viz.palette("voc2012"), viz.palette("cityscapes")
+    # VOC devkit colour map: 1 aeroplane (128,0,0), 15 person (192,128,128), 255 boundary.
+    assert tuple(voc[1]) == (128, 0, 0) and tuple(voc[15]) == (192, 128, 128)
+    assert tuple(voc[255]) == (224, 224, 192)
+    assert tuple(cityscapes[0]) == (128, 64, 128) and len(viz.class_names("cityscapes")) == 19
+    labels = np.array([[0, 1, 255], [15, 20, 3]])
+    path = viz.save_index_png(labels, tmp_path / "m.png", voc)
+    assert Image.open(path).mode == "P"
+    np.testing.assert_array_equal(viz.read_index_png(path), labels)
+    image = np.full((2, 3, 3), 100, np.uint8)
+    over = viz.overlay(image, labels, voc, alpha=0.5)
+    assert tuple(over[0, 2]) == (100, 100, 100)             # ignore: untouched
+    assert tuple(over[0, 1]) == (114, 50, 50)               # (100 + 128) / 2, 100 / 2
+    with pytest.raises(ValueError, match=r"overlay: image \(2, 2\) and labels \(2, 3\) differ"):
+        viz.overlay(image[:, :2], labels, voc)
+    plot = viz.plot_confusion_matrix(np.array([[5, 1], [0, 4]]), ["a", "b"], tmp_path / "cm.png")
+    assert Image.open(plot).size[0] > 100
+    panel = viz.panel(image, labels, tmp_path / "p.png", voc, viz.class_names(), crf=labels,
+                      label=labels)
+    assert Image.open(panel).size[0] > Image.open(panel).size[1]
