@@ -167,3 +167,13 @@ def test_tfrecords_default_and_two_replica_strategy_give_the_same_matrix(tmp_pat
     np.testing.assert_array_equal(one, two)
     bad = _cli(*common, "--strategy=mirrored", "--crf", f"--output_dir={tmp_path / 'x'}")
     assert bad.returncode != 0 and "evaluates TFRecords (--data_dir) at a single scale" in bad.stderr
+
+
+def test_cityscapes_folder_labels_become_train_ids():
+    folder = shared_path("cityscapes")
+    (ex_id, image, label, source), = list(evaluate.folder_examples(folder, "cityscapes", "val"))
+    assert ex_id == "frankfurt_000000_000294" and image.shape == (128, 256, 3)
+    train_ids = np.asarray(Image.open(
+        folder / "gtFine/val/frankfurt/frankfurt_000000_000294_gtFine_labelTrainIds.png"))
+    assert set(np.unique(label)) <= set(range(19)) | {255}
+    assert (label == train_ids).mean() > 0.99   # SOURCES.md: ~0.2% differ (downscaling)
