@@ -3,8 +3,9 @@
 Signatures:
   "serving_default": images uint8 [B, H, W, 3] (any H, W up to max_pixels)
       -> {"labels": int32 [B, H, W], "probabilities": float32 [B, H, W, C]}
-  "serving_bytes": image_bytes string [B] (encoded JPEG/PNG/BMP/GIF, all of one size; the
-      "_bytes" suffix makes TF Serving's REST API base64-decode {"b64": ...} values)
+  "serving_bytes": image_bytes string [B] (encoded JPEG/PNG/BMP/GIF, all of one size; over
+      REST each is sent base64-encoded as {"b64": ...}, and the "_bytes" suffix is what Google
+      Cloud's prediction service expects of binary inputs)
       -> the same outputs.
 Class names are stored as the asset assets/class_names.txt (one per line) and as the variable
 `class_names` of the loaded object. Bad inputs (corrupt bytes, wrong rank or channels, images
@@ -44,9 +45,9 @@ def _build_servable(model, class_names, max_pixels, class_names_path):
                 "probabilities": tf.nn.softmax(logits, axis=-1)}
 
     # One traced call of the model shared by both signatures (tracing a big model is slow).
-    logits_fn = tf.function(
-        lambda images: tf.cast(model(images, training=False), tf.float32),
-        input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    def logits_fn(images):
+        return tf.cast(model(images, training=False), tf.float32)
 
     def decode(args):
         data, index = args
@@ -80,10 +81,12 @@ def _build_servable(model, class_names, max_pixels, class_names_path):
             check = tf.debugging.assert_positive(count, message="image_bytes: the batch is empty")
             with tf.control_dependencies([check]):
                 first = decode((image_bytes[0], 0))
-            images = tf.map_fn(
-                lambda args: _same_size(decode(args), tf.shape(first)), (image_bytes,
-                                                                         tf.range(count)),
-                fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+
+            def decode_same_size(args):
+                return _same_size(decode(args), tf.shape(first))
+
+            images = tf.map_fn(decode_same_size, (image_bytes, tf.range(count)),
+                               fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
             return predict(images, "image_bytes")
 
     def _same_size(image, reference):
