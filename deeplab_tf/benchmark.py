@@ -230,7 +230,7 @@ def main(argv):
     # Same thread count for TF (Keras, SavedModel) as for LiteRT.
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    results = {"command": " ".join(sys.argv), "cpus": os.cpu_count(), "threads": FLAGS.threads,
+    results = {"command": " ".join(["python -m deeplab_tf.benchmark", *sys.argv[1:]]), "cpus": os.cpu_count(), "threads": FLAGS.threads,
                "load_average_at_start": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:
         work_dir = FLAGS.work_dir or tmp

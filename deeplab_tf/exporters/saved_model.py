@@ -49,6 +49,25 @@ def _build_servable(model, class_names, max_pixels, class_names_path):
     def logits_fn(images):
         return tf.cast(model(images, training=False), tf.float32)
 
+    def header_pixels(data):
+        """H*W from a JPEG or PNG header (0 for other formats), read before decoding."""
+        def png():  # IHDR: width and height as big-endian uint32 at bytes 16..23
+            raw = tf.cast(tf.io.decode_raw(tf.strings.substr(data, 16, 8), tf.uint8), tf.int64)
+            width = raw[0] * 2**24 + raw[1] * 2**16 + raw[2] * 2**8 + raw[3]
+            height = raw[4] * 2**24 + raw[5] * 2**16 + raw[6] * 2**8 + raw[7]
+            return width * height
+
+        def jpeg():
+            shape = tf.image.extract_jpeg_shape(data, output_type=tf.int64,
+                                                name="image_bytes_jpeg_header")
+            return shape[0] * shape[1]
+
+        is_png = tf.logical_and(tf.equal(tf.strings.substr(data, 0, 8), _MAGIC["PNG"]),
+                                tf.strings.length(data) >= 24)
+        is_jpeg = tf.equal(tf.strings.substr(data, 0, 3), _MAGIC["JPEG"])
+        return tf.case([(is_png, png), (is_jpeg, jpeg)],
+                       default=lambda: tf.constant(0, tf.int64))
+
     def decode(args):
         data, index = args
         known = tf.reduce_any(tf.stack([
@@ -57,6 +76,13 @@ def _build_servable(model, class_names, max_pixels, class_names_path):
             "image_bytes: element", index, "is not an encoded JPEG, PNG, BMP or GIF image; "
             "its first bytes are", tf.strings.substr(data, 0, 8)])
         with tf.control_dependencies([check]):
+            # Refuse oversized JPEG/PNG before decoding them (a small file can hold a huge
+            # image); other formats are checked after decoding, in predict().
+            pixels = header_pixels(data)
+        limit = tf.debugging.Assert(pixels <= max_pixels, [
+            f"image_bytes: element", index, f"is an image over the pixel limit max_pixels="
+            f"{max_pixels} (its header says H*W =", pixels, ")"])
+        with tf.control_dependencies([limit]):
             return tf.io.decode_image(data, channels=3, expand_animations=False,
                                       name="image_bytes_decode")
 

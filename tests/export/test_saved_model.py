@@ -1,11 +1,13 @@
 """SavedModel export: signatures, parity with Keras, class-name asset, bad inputs, and the
 saved_model_cli checks TensorFlow Serving relies on. Loaded with the real tf.saved_model.load."""
+import io
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from deeplab_tf import export
 from tests.export.conftest import random_images
@@ -72,16 +74,33 @@ def test_differently_sized_images_in_one_request_are_refused(loaded):
         loaded.signatures[export.BYTES_KEY](image_bytes=encoded)
 
 
-@pytest.mark.parametrize("signature", ["images", "image_bytes"])
-def test_image_over_the_pixel_limit_is_refused(loaded, signature):
+@pytest.mark.parametrize("signature, encoding", [
+    ("images", None), ("image_bytes", "PNG"), ("image_bytes", "BMP")])
+def test_image_over_the_pixel_limit_is_refused(loaded, signature, encoding):
     image = random_images((1, 81, 81, 3))  # the fixture's limit is 80 * 80 pixels
+    # PNG/JPEG are refused from their header, other formats (BMP) after decoding.
     with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=f"{signature}: an image over the pixel limit max_pixels=6400"):
+                       match=f"{signature}: .*over the pixel limit max_pixels=6400"):
         if signature == "images":
             loaded.signatures[export.SERVING_KEY](images=tf.constant(image))
         else:
-            loaded.signatures[export.BYTES_KEY](
-                image_bytes=tf.stack([tf.io.encode_png(image[0])]))
+            buffer = io.BytesIO()
+            Image.fromarray(image[0]).save(buffer, format=encoding)
+            loaded.signatures[export.BYTES_KEY](image_bytes=tf.constant([buffer.getvalue()]))
+
+
+@pytest.mark.parametrize("encode", [tf.io.encode_png, tf.io.encode_jpeg])
+def test_oversized_image_bytes_are_refused_before_decoding(loaded, encode):
+    """A header claiming 100000 x 100000 pixels: refused from the header, never decoded."""
+    encoded = encode(random_images((33, 33, 3))).numpy()
+    if encode is tf.io.encode_png:  # IHDR width and height, big-endian, at bytes 16..23
+        forged = encoded[:16] + (100000).to_bytes(4, "big") * 2 + encoded[24:]
+    else:  # baseline SOF0 marker: precision (1 byte), then height and width (2 bytes each)
+        at = encoded.index(b"\xff\xc0") + 5
+        forged = encoded[:at] + (60000).to_bytes(2, "big") * 2 + encoded[at + 4:]
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"image_bytes: element\] \[0\] \[is an image over the pixel limit"):
+        loaded.signatures[export.BYTES_KEY](image_bytes=tf.constant([forged]))
 
 
 @pytest.mark.parametrize("shape", [(33, 33, 3), (1, 33, 33, 4), (1, 1, 33, 33, 3)])
