@@ -83,7 +83,8 @@ def load_checkpoint(path, output_stride=None):
         signature["preset"], num_classes=signature["num_classes"],
         output_stride=output_stride or signature["output_stride"],
         **dict(tuple(kv) for kv in signature["overrides"]))
-    tf.train.Checkpoint(model=model).restore(prefix).expect_partial().assert_existing_objects_matched()
+    status = tf.train.Checkpoint(model=model).restore(prefix).expect_partial()
+    status.assert_existing_objects_matched()   # every model weight found in the checkpoint
     return model, prefix
 
 
@@ -236,45 +237,6 @@ def evaluate(predictor, examples, num_classes, *, class_names, eval_scales=(1.0,
     return result
 
 
-def evaluate_distributed(model, strategy, make_dataset, num_classes, ignore_label=255,
-                         max_batches=0):
-    """Single-scale whole-image evaluation of a keras.Model under a tf.distribute strategy.
-
-    make_dataset(input_context) -> eval batches of build_dataset (padded images, labels padded
-    with ignore_label, "height"/"width" valid regions). Each replica computes the confusion
-    matrix of its share (valid region only) and the replicas' matrices are SUMMED
-    (metrics.reduce_confusion_matrix). Returns int64 [C, C].
-    """
-    import tensorflow as tf
-    from deeplab_tf.training import metrics as metrics_lib
-    dist = strategy.distribute_datasets_from_function(make_dataset)
-
-    def replica_matrix(batch):
-        logits = model(batch["image"], training=False)
-        predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
-        mask = metrics_lib.valid_region_mask(batch["height"], batch["width"],
-                                             tf.shape(batch["label"])[1:3])
-        return metrics_lib.confusion_matrix_tf(batch["label"], predictions, num_classes,
-                                               ignore_label, mask=mask)
-
-    def replica(batch):
-        # The split's last global batch may leave a replica with no image; convolutions on an
-        # empty batch fail in oneDNN, so such a replica contributes a zero matrix.
-        return tf.cond(tf.shape(batch["image"])[0] > 0, lambda: replica_matrix(batch),
-                       lambda: tf.zeros([num_classes, num_classes], tf.int64))
-
-    @tf.function
-    def step(batch):
-        return metrics_lib.reduce_confusion_matrix(strategy, strategy.run(replica, args=(batch,)))
-
-    matrix = np.zeros((num_classes, num_classes), np.int64)
-    for i, batch in enumerate(dist):
-        if max_batches and i >= max_batches:
-            break
-        matrix += step(batch).numpy()
-    return matrix
-
-
 def markdown_table(metrics, title):
     lines = [f"# {title}", "", "| metric | value (%) |", "|---|---|"]
     for key in ("pixel_accuracy", "mean_accuracy", "mean_iou", "frequency_weighted_iou"):
@@ -379,7 +341,7 @@ def run():
 def run_distributed(info, scales):
     """--strategy=mirrored|multi_worker_mirrored|tpu: TFRecords, single scale, no flip/CRF."""
     from deeplab_tf.training import strategy as strategy_lib
-    from deeplab_tf.training.metrics import compute_metrics
+    from deeplab_tf.training import metrics as metrics_lib
     if FLAGS.crf or FLAGS.add_flipped_images or scales != (1.0,) or not FLAGS.data_dir:
         _fail(f"--strategy={FLAGS.strategy} evaluates TFRecords (--data_dir) at a single scale "
               "without flip or CRF; drop --crf/--add_flipped_images/--eval_scales or use "
@@ -400,10 +362,11 @@ def run_distributed(info, scales):
                          "output_stride": eval_output_stride() or data.output_stride})
     from deeplab_tf.data.pipeline import build_dataset
     start = time.time()
-    matrix = evaluate_distributed(
+    matrix = metrics_lib.distributed_evaluation_matrix(
         predictor.model, strategy, lambda ctx: build_dataset(data, FLAGS.eval_split, ctx, False),
         info.num_classes, max_batches=0)
-    result = {"metrics": compute_metrics(matrix, info.class_names), "matrix": matrix,
+    result = {"metrics": metrics_lib.compute_metrics(matrix, info.class_names),
+              "matrix": matrix,
               "images": None, "seconds": {"model": time.time() - start, "crf": 0.0}}
     settings = {"model": predictor.path, "dataset": FLAGS.dataset, "split": FLAGS.eval_split,
                 "eval_scales": scales, "add_flipped_images": False,

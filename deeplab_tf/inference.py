@@ -305,7 +305,8 @@ def predict_probabilities(predictor, images, eval_scales=(1.0,), add_flipped_ima
                 s = _fit_scale(predictor, im.shape, scale)
                 x = im[:, ::-1] if flip else im
                 if s != 1.0:
-                    x = resize(x, (scale_dimension(im.shape[0], s), scale_dimension(im.shape[1], s)))
+                    x = resize(x, (scale_dimension(im.shape[0], s),
+                                   scale_dimension(im.shape[1], s)))
                 inputs.append(np.ascontiguousarray(x))
             outs = run_padded(predictor, inputs, batch_size, pad_multiple, crop_size)
             for i, (im, out) in enumerate(zip(images, outs)):

@@ -166,7 +166,8 @@ def test_tfrecords_default_and_two_replica_strategy_give_the_same_matrix(tmp_pat
     assert 0.8 * 5 * 33 * 41 < one.sum() <= 5 * 33 * 41   # valid pixels of the 5 val images
     np.testing.assert_array_equal(one, two)
     bad = _cli(*common, "--strategy=mirrored", "--crf", f"--output_dir={tmp_path / 'x'}")
-    assert bad.returncode != 0 and "evaluates TFRecords (--data_dir) at a single scale" in bad.stderr
+    assert bad.returncode != 0
+    assert "evaluates TFRecords (--data_dir) at a single scale" in bad.stderr
 
 
 def test_cityscapes_folder_labels_become_train_ids():

@@ -184,3 +184,41 @@ def distributed_confusion_matrix(strategy, replica_fn, batch, num_classes):
         return confusion_matrix_tf(out[0], out[1], num_classes,
                                    mask=out[2] if len(out) > 2 else None)
     return reduce_confusion_matrix(strategy, strategy.run(step, args=(batch,)))
+
+
+def distributed_evaluation_matrix(model, strategy, make_dataset, num_classes,
+                                  ignore_label=IGNORE_LABEL, max_batches=0):
+    """Single-scale whole-image evaluation of a keras.Model under a tf.distribute strategy
+    (used by deeplab_tf.evaluate --strategy=...; usable by the training loop's periodic eval).
+
+    make_dataset(input_context) -> eval batches of build_dataset (padded images, labels padded
+    with ignore_label, "height"/"width" valid regions). Each replica computes the confusion
+    matrix of its share (valid region only) and the replicas' matrices are SUMMED
+    (reduce_confusion_matrix). Returns int64 [C, C].
+    """
+    import tensorflow as tf
+    dist = strategy.distribute_datasets_from_function(make_dataset)
+
+    def replica_matrix(batch):
+        logits = model(batch["image"], training=False)
+        predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        mask = valid_region_mask(batch["height"], batch["width"], tf.shape(batch["label"])[1:3])
+        return confusion_matrix_tf(batch["label"], predictions, num_classes, ignore_label,
+                                   mask=mask)
+
+    def replica(batch):
+        # The split's last global batch may leave a replica with no image; convolutions on an
+        # empty batch fail in oneDNN, so such a replica contributes a zero matrix.
+        return tf.cond(tf.shape(batch["image"])[0] > 0, lambda: replica_matrix(batch),
+                       lambda: tf.zeros([num_classes, num_classes], tf.int64))
+
+    @tf.function
+    def step(batch):
+        return reduce_confusion_matrix(strategy, strategy.run(replica, args=(batch,)))
+
+    matrix = np.zeros((num_classes, num_classes), np.int64)
+    for i, batch in enumerate(dist):
+        if max_batches and i >= max_batches:
+            break
+        matrix += step(batch).numpy()
+    return matrix

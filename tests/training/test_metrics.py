@@ -77,7 +77,8 @@ def test_accumulator_sums_over_images():
 
 
 def test_bad_inputs_name_the_problem():
-    with pytest.raises(ValueError, match=r"prediction shape \(2, 2\) != label shape \(2, 3\) for img7"):
+    with pytest.raises(ValueError,
+                       match=r"prediction shape \(2, 2\) != label shape \(2, 3\) for img7"):
         metrics.confusion_matrix(LABELS, PREDS[:, :2], 3, name="img7")
     with pytest.raises(ValueError, match=r"label value 7 .* outside 0..2"):
         metrics.confusion_matrix(np.array([7]), np.array([0]), 3)
@@ -91,7 +92,8 @@ def test_summed_across_replicas_under_mirrored_strategy():
         import numpy as np, tensorflow as tf
         from deeplab_tf.training import metrics
         cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         rng = np.random.default_rng(1)
         labels = rng.integers(0, 4, size=(4, 5, 5)).astype(np.int32)
