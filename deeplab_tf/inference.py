@@ -57,7 +57,7 @@ class Predictor:
 # Loading
 # ---------------------------------------------------------------------------------------------
 def load_predictor(path, *, output_stride=None, preset=None, tflite_input_range="auto",
-                   num_threads=None, mean_pixel=None):
+                   num_threads=None, mean_pixel=None, signature="serving_default"):
     """Loads a .keras file, a SavedModel folder or a .tflite file.
 
     Args:
@@ -65,6 +65,8 @@ def load_predictor(path, *, output_stride=None, preset=None, tflite_input_range=
         weights (evaluate at OS8 a model trained at OS16); needs the preset (taken from
         `preset` or the model's name).
       tflite_input_range: "auto" | "0_255" | "minus_one_to_one" for .tflite float inputs.
+      signature: the SavedModel signature to call (one image input; outputs named
+        "probabilities", "logits" or "labels").
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -73,7 +75,7 @@ def load_predictor(path, *, output_stride=None, preset=None, tflite_input_range=
     if path.endswith(".tflite"):
         pred = _load_tflite(path, tflite_input_range, num_threads)
     elif os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
-        pred = _load_saved_model(path)
+        pred = _load_saved_model(path, signature)
     elif path.endswith(".keras"):
         pred = _load_keras(path, output_stride, preset)
     else:
@@ -142,18 +144,21 @@ def rebuild_at_output_stride(model, output_stride, preset=None, **overrides):
     return new
 
 
-def _load_saved_model(path):
+def _load_saved_model(path, signature):
     import tensorflow as tf
     loaded = tf.saved_model.load(path)
-    if "serving_default" not in loaded.signatures:
-        raise ValueError(f"SavedModel {path} has no serving_default signature "
+    if signature not in loaded.signatures:
+        raise ValueError(f"SavedModel {path} has no {signature!r} signature "
                          f"(signatures: {list(loaded.signatures)})")
-    fn = loaded.signatures["serving_default"]
+    fn = loaded.signatures[signature]
+    if len(fn.structured_input_signature[1]) != 1:
+        raise ValueError(f"SavedModel {path} signature {signature!r} takes inputs "
+                         f"{list(fn.structured_input_signature[1])}; expected one image input")
     (in_name, spec), = fn.structured_input_signature[1].items()
     outs = fn.structured_outputs
     output = next((k for k in (PROBABILITIES, LOGITS, LABELS) if k in outs), None)
     if output is None:
-        raise ValueError(f"SavedModel {path}: serving_default outputs {list(outs)}; expected "
+        raise ValueError(f"SavedModel {path}: {signature} outputs {list(outs)}; expected "
                          "'probabilities', 'logits' or 'labels'")
     num_classes = outs[output].shape[-1] if output != LABELS else None
 

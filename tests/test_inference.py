@@ -107,6 +107,8 @@ def test_saved_model_agrees_with_keras(keras_file, tmp_path):
     _save_servable(keras_pred.model, tmp_path / "sm")
     sm = inference.load_predictor(tmp_path / "sm", mean_pixel=(128, 128, 128))
     assert sm.kind == "saved_model" and sm.output == "probabilities" and sm.num_classes == 3
+    with pytest.raises(ValueError, match=r"has no 'nope' signature \(signatures: \['serving"):
+        inference.load_predictor(tmp_path / "sm", signature="nope")
     images = _images()
     for a, b in zip(inference.predict_probabilities(keras_pred, images, add_flipped_images=True),
                     inference.predict_probabilities(sm, images, add_flipped_images=True)):
