@@ -65,7 +65,11 @@ def check_same_architecture(found, expected, where):
 
 
 def make_checkpoint(model, optimizer, step, iterator=None):
-    items = {"model": model, "optimizer": optimizer, "step": step}
+    # "model_variables" lists every Keras variable explicitly: the object graph Keras exposes
+    # through `model` misses the dropout SeedGenerator states, without which a resumed run
+    # would draw other dropout masks than an uninterrupted one.
+    items = {"model": model, "optimizer": optimizer, "step": step,
+             "model_variables": [v.value for v in model.variables]}
     if iterator is not None:
         items["iterator"] = iterator
     return tf.train.Checkpoint(**items)
