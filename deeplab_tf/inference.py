@@ -14,11 +14,12 @@ Whole-image inference the official way (research/deeplab eval.py + input_preproc
      the image size, turned into probabilities (softmax after the resize, as the official
      predict_labels_multi_scale) and flipped back;
   3. probabilities of every scale/flip are AVERAGED (official: reduce_mean over scales).
-Images are batched: a batch is padded to one common size (the smallest OS*k+1 holding its
-largest image). Image-pooling heads see the padding, as in the official eval (which pads every
-image to eval_crop_size 513x513); pass crop_size for the official fixed-size behaviour.
+Images are batched by padded size: each image is padded to its own smallest OS*k+1 size and
+only images of equal padded size share a batch, so results never depend on the batch size.
+(The official eval pads every image to eval_crop_size 513x513 instead; pass crop_size for that
+fixed-size behaviour: image-pooling heads then average over more padding.)
 
-Model kinds (deeplab_tf.inference_backends would be a second copy: there is none):
+Model kinds (evaluate, predict, export's parity checks and the benchmark all come through here):
   - .keras: build_model's contract, float 0..255 images -> logits [B, H, W, C].
   - SavedModel folder: tf.saved_model.load, signature "serving_default" (deeplab_tf.export:
     uint8 images [B, H, W, 3] -> "probabilities" [B, H, W, C] and "labels"); any signature
@@ -244,26 +245,37 @@ def padded_size(height, width, multiple=16):
 
 
 def run_padded(predictor, images, batch_size=4, pad_multiple=16, crop_size=None):
-    """Runs the model on images (list of [h, w, 3]) padded per batch; returns raw outputs
-    cropped back to each image's region: list of [h, w, C] (or [h, w] labels)."""
-    results = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start:start + batch_size]
-        height = max(im.shape[0] for im in chunk)
-        width = max(im.shape[1] for im in chunk)
-        target = predictor.fixed_size or crop_size or padded_size(height, width, pad_multiple)
-        if height > target[0] or width > target[1]:
-            raise ValueError(f"image {height}x{width} is larger than the input size "
+    """Runs the model on images (list of [h, w, 3]), each padded bottom/right with the mean
+    pixel to its own OS*k+1 size (or to crop_size / the fixed input size); returns the raw
+    outputs cropped back to each image's region: list of [h, w, C] (or [h, w] labels).
+
+    Only images with the same padded size share a batch, so an image's result never depends
+    on which other images it is batched with (image-pooling heads average over the padding).
+    """
+    def target_of(im):
+        target = predictor.fixed_size or crop_size or padded_size(*im.shape[:2], pad_multiple)
+        if im.shape[0] > target[0] or im.shape[1] > target[1]:
+            raise ValueError(f"image {im.shape[0]}x{im.shape[1]} is larger than the input size "
                              f"{target[0]}x{target[1]} of {predictor.path}")
-        batch = np.empty((len(chunk), target[0], target[1], 3), np.float32)
-        batch[:] = np.asarray(predictor.mean_pixel, np.float32)
-        for i, im in enumerate(chunk):
-            batch[i, :im.shape[0], :im.shape[1]] = im
-        out = predictor.run(batch)
-        if out.shape[1:3] != tuple(target):   # a model with lower-resolution outputs
-            out = np.stack([resize(o, target) if o.ndim == 3 else
-                            resize(o[..., None], target, "nearest")[..., 0] for o in out])
-        results.extend(o[:im.shape[0], :im.shape[1]] for o, im in zip(out, chunk))
+        return tuple(target)
+
+    groups = {}
+    for index, im in enumerate(images):
+        groups.setdefault(target_of(im), []).append(index)
+    results = [None] * len(images)
+    for target, indices in groups.items():
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start:start + batch_size]
+            batch = np.empty((len(chunk), target[0], target[1], 3), np.float32)
+            batch[:] = np.asarray(predictor.mean_pixel, np.float32)
+            for row, i in enumerate(chunk):
+                batch[row, :images[i].shape[0], :images[i].shape[1]] = images[i]
+            out = predictor.run(batch)
+            if out.shape[1:3] != target:   # a model with lower-resolution outputs
+                out = np.stack([resize(o, target) if o.ndim == 3 else
+                                resize(o[..., None], target, "nearest")[..., 0] for o in out])
+            for row, i in enumerate(chunk):
+                results[i] = out[row, :images[i].shape[0], :images[i].shape[1]]
     return results
 
 

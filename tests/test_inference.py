@@ -187,3 +187,22 @@ def test_keras_model_with_a_fixed_input_size_is_padded_to_it():
         inference.predict_probabilities(pred, [image])[0],
         inference.predict_probabilities(inference.predictor_from_keras(model), [image],
                                         crop_size=(33, 33))[0], atol=1e-5)
+
+
+def test_results_do_not_depend_on_batching_even_with_image_pooling():
+    import keras
+    from deeplab_tf.models.layers import ResizeBilinear
+    keras.utils.set_random_seed(1)
+    images_in = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(4, 3, strides=2, padding="same")(images_in / 127.5 - 1)
+    pooled = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)   # sees the padding
+    x = keras.layers.Conv2D(3, 1)(x + pooled)
+    pred = inference.predictor_from_keras(
+        keras.Model(images_in, ResizeBilinear()([x, images_in])))
+    rng = np.random.default_rng(5)
+    images = [rng.integers(0, 256, s + (3,)).astype(np.uint8)
+              for s in ((30, 25), (21, 40), (28, 20))]
+    batched = inference.predict_probabilities(pred, images, batch_size=3)
+    for image, b in zip(images, batched):
+        np.testing.assert_allclose(b, inference.predict_probabilities(pred, [image])[0],
+                                   atol=1e-6)
