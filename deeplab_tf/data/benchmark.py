@@ -57,6 +57,7 @@ def pipeline_throughput(data_dir=None, dataset="voc2012", voc_dir=None, num_imag
     """
     from deeplab_tf.config import DataConfig
     from deeplab_tf.data.pipeline import build_dataset
+    source = data_dir or voc_dir or "synthetic 500x375 scenes"
     with tempfile.TemporaryDirectory() as work_dir:
         if data_dir is None:
             data_dir, dataset = _make_records(work_dir, num_images, voc_dir)
@@ -80,7 +81,7 @@ def pipeline_throughput(data_dir=None, dataset="voc2012", voc_dir=None, num_imag
     return {"median": statistics.median(rates), "runs": rates, "crop_size": list(crop_size),
             "batch_size": batch_size, "cpus": cpus, "cpu_ms_per_image": cpu_ms,
             "cpu_bound_images_per_second": 1000 * cpus / cpu_ms,
-            "source": voc_dir or data_dir or "synthetic 500x375"}
+            "source": source}
 
 
 FLAGS = flags.FLAGS
