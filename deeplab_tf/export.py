@@ -92,14 +92,13 @@ def read_class_names(path):
 
 
 def dataset_class_names(dataset, num_classes):
-    """The dataset's class names when its class count matches the model's, else None."""
-    try:
-        from deeplab_tf.data.datasets import DATASETS
-    except ImportError:
-        return None
-    info = DATASETS.get(dataset)
-    names = list(getattr(info, "class_names", None) or [])
-    return names if len(names) == num_classes else None
+    """The class names of --dataset (deeplab_tf.data.datasets); clear error on a mismatch."""
+    from deeplab_tf.data.datasets import get_dataset
+    names = list(get_dataset(dataset).class_names)
+    if len(names) != num_classes:
+        raise ValueError(f"--dataset={dataset} has {len(names)} classes but the model has "
+                         f"{num_classes}: pass --class_names_file or the right --dataset")
+    return names
 
 
 def representative_images_from_pipeline(data_config, split, input_size, count):
@@ -146,7 +145,8 @@ def define_flags():
     flags.DEFINE_string("output", None, "Output SavedModel folder or .tflite file.")
     flags.DEFINE_boolean("overwrite", False, "Replace an existing --output.")
     flags.DEFINE_string("class_names_file", None,
-                        "Class names, one per line (default: --dataset's when the count fits).")
+                        "Class names, one per line (default: --dataset's when --dataset is "
+                        "given, else class_0, class_1, ...).")
     flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS,
                          "SavedModel: refuse images with more than H*W pixels.")
     flags.DEFINE_list("input_size", ["513", "513"], "TFLite fixed input HEIGHT,WIDTH.")
@@ -205,9 +205,10 @@ def run(f):
                        model_config=configs.get("model"))
     num_classes = check_model(model)
     if f.format == "saved_model":
+        names = None  # default: class_0 .. class_{C-1}
         if f.class_names_file:
             names = read_class_names(f.class_names_file)
-        else:
+        elif f["dataset"].present:
             names = dataset_class_names(f.dataset, num_classes)
         return export_saved_model(model, f.output, class_names=names, max_pixels=f.max_pixels,
                                   overwrite=f.overwrite)

@@ -74,6 +74,7 @@ def test_int8_calibrated_on_the_data_pipeline(tmp_path):
     (["--format=tflite", "--quantize=int8"], "--quantize=int8 needs representative data"),
     (["--format=tflite", "--input_size=49,x"], "--input_size=49,x must be HEIGHT,WIDTH"),
     (["--max_pixels=0"], "--max_pixels=0 must be positive"),
+    (["--dataset=voc2012"], "--dataset=voc2012 has 21 classes but the model has 3"),
 ])
 def test_bad_flags_give_one_line_errors(tmp_path, args, message):
     tiny_model().save(tmp_path / "tiny.keras")
