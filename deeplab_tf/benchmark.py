@@ -13,7 +13,8 @@ Sub-benchmarks (--what, comma separated):
             does not depend on them). Every model is loaded and run through
             deeplab_tf.inference (the one way the evaluator runs them); "invoke_ms" is the
             LiteRT invoke alone. Ratios are against the official int8 file, measured in the
-            same run.
+            same run; with tflite_float, our float export of the converted official float file
+            (257x257) is also timed against that file.
   pipeline  training input pipeline images/s (deeplab_tf.data.benchmark.pipeline_throughput).
 
 Results are printed as a table and written as JSON to --output_json when given.
@@ -118,6 +119,20 @@ def _calibration(size, count, voc_dir, work_dir):
     return images, f"{count} pipeline crops of {voc_dir}"
 
 
+def _float_twin(official_path, threads, runs, warmup, work_dir, log):
+    """Our float TFLite export of the converted official float file, at the file's own size."""
+    from deeplab_tf import export
+    from deeplab_tf.convert import convert
+    model, arch, _ = convert("official_tflite", official_path)
+    log(f"timing our float export of {OFFICIAL_FLOAT}")
+    path = os.path.join(work_dir, "official_float_twin.tflite")
+    export.export_tflite(model, path, overwrite=True, input_size=arch.input_size)
+    row = {"model": f"{arch.preset} (official float weights)", "runtime": "tflite_float",
+           "weights": "official (converted from the float file)",
+           **_time_predictor(path, arch.input_size[0], threads, runs, warmup)}
+    return row
+
+
 def _model(preset, official_dir):
     """(keras.Model, weights description)."""
     import deeplab_tf
@@ -141,6 +156,9 @@ def latency(presets, runtimes, size, threads, runs, warmup, official_dir, voc_di
                 log(f"timing official {name}")
                 rows.append({"model": f"official {name}", "runtime": "tflite",
                              **_time_predictor(path, size, threads, runs, warmup)})
+        float_path = os.path.join(official_dir, OFFICIAL_FLOAT)
+        if os.path.exists(float_path) and "tflite_float" in runtimes:
+            rows.append(_float_twin(float_path, threads, runs, warmup, work_dir, log))
     calibration = None
     for preset in presets:
         model, weights = _model(preset, official_dir)
@@ -174,6 +192,11 @@ def latency(presets, runtimes, size, threads, runs, warmup, official_dir, voc_di
             else:
                 raise ValueError(f"--runtimes entry {runtime!r}; allowed: {', '.join(RUNTIMES)}")
             rows.append(row)
+    official_float = next((r for r in rows if r["model"] == f"official {OFFICIAL_FLOAT}"), None)
+    twin = next((r for r in rows if r["model"].endswith("(official float weights)")), None)
+    if official_float and twin:
+        twin["ratio_vs_official_float"] = twin["median_ms"] / official_float["median_ms"]
+        twin["invoke_ratio_vs_official_float"] = twin["invoke_ms"] / official_float["invoke_ms"]
     reference = next((r for r in rows if r["model"] == f"official {OFFICIAL_INT8}"), None)
     if reference:
         for row in rows:
@@ -184,12 +207,12 @@ def latency(presets, runtimes, size, threads, runs, warmup, official_dir, voc_di
 
 
 def _table(rows):
-    lines = [f"{'model':44s} {'runtime':13s} {'input':9s} {'median ms':>10s} {'invoke ms':>10s} "
+    lines = [f"{'model':52s} {'runtime':13s} {'input':9s} {'median ms':>10s} {'invoke ms':>10s} "
              f"{'ratio':>7s}"]
     for r in rows:
         invoke = f"{r['invoke_ms']:10.1f}" if "invoke_ms" in r else f"{'-':>10s}"
         ratio = f"{r['ratio_vs_official_int8']:7.2f}" if "ratio_vs_official_int8" in r else ""
-        lines.append(f"{r['model']:44s} {r['runtime']:13s} {r['input']:9s} "
+        lines.append(f"{r['model']:52s} {r['runtime']:13s} {r['input']:9s} "
                      f"{r['median_ms']:10.1f} {invoke} {ratio}")
     return "\n".join(lines)
 
@@ -241,6 +264,10 @@ def main(argv):
                            FLAGS.calibration_images, work_dir)
             results["latency"] = rows
             print(_table(rows))
+            for row in rows:
+                if "ratio_vs_official_float" in row:
+                    print(f"{row['model']}: {row['ratio_vs_official_float']:.2f}x the official "
+                          f"float file (invoke {row['invoke_ratio_vs_official_float']:.2f}x)")
         if "pipeline" in FLAGS.what:
             from deeplab_tf.data.benchmark import pipeline_throughput
             results["pipeline"] = pipeline_throughput(

@@ -22,7 +22,7 @@ def test_time_call_reports_the_median():
     assert 0 <= result["min_ms"] <= result["median_ms"]
 
 
-@pytest.mark.slow  # ~20-40 s: builds a full-width MobileNetV2 and converts it to TFLite
+@pytest.mark.slow  # ~30-50 s: converts and exports full-width MobileNetV2 models to TFLite
 def test_latency_and_pipeline_at_a_tiny_size(tmp_path):
     official = SHARED_DATA / "official"
     args = ["--what=latency,pipeline", "--presets=deeplabv3_mobilenetv2",
@@ -43,6 +43,8 @@ def test_latency_and_pipeline_at_a_tiny_size(tmp_path):
         assert reference["model"] == f"official {benchmark.OFFICIAL_INT8}"
         assert reference["ratio_vs_official_int8"] == 1.0
         assert ours["keras"]["weights"].startswith("official")
+        twin, = [r for r in out["latency"] if r["model"].endswith("(official float weights)")]
+        assert twin["input"] == "257x257" and twin["ratio_vs_official_float"] > 0
     assert out["pipeline"]["median"] > 0 and out["pipeline"]["crop_size"] == [33, 33]
     assert "median ms" in result.stdout and "images/s" in result.stdout
 
