@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from deeplab_tf import flags as flag_defs
 from deeplab_tf.config import from_flags
@@ -211,7 +211,7 @@ def run(configs, log=print):
     result = train(model, config=t, strategy=strategy, num_classes=num_classes,
                    make_train_dataset=make_train_dataset, global_batch_size=d.batch_size,
                    signature=signature, make_eval_dataset=make_eval_dataset,
-                   ignore_label=dataset_info.ignore_label, log=log)
+                   ignore_label=dataset_info.ignore_label, final_eval=False, log=log)
     outputs = {"model_dir": t.model_dir, "checkpoint": result.checkpoint,
                "train_seconds": round(result.wall_seconds, 1),
                "images_per_second": round(result.images_per_second, 2)}
@@ -222,7 +222,7 @@ def run(configs, log=print):
     keras_path = os.path.join(t.model_dir, "model.keras")
     model.save(keras_path)
     outputs["model"] = keras_path
-    metrics = dict(result.eval_metrics)
+    metrics = final_evaluation(model, eval_data, e, dataset_info, num_classes, log)
     metrics.update(step=result.step, split=e.split, dataset=d.dataset, preset=m.preset)
     eval_dir = e.output_dir or os.path.join(t.model_dir, "eval")
     tf.io.gfile.makedirs(eval_dir)
@@ -235,6 +235,24 @@ def run(configs, log=print):
         outputs.update(_export(model, x, t.model_dir, data, e.split, dataset_info, log))
     outputs["total_seconds"] = round(time.time() - t0, 1)
     return outputs
+
+
+def final_evaluation(model, data, eval_config, dataset_info, num_classes, log):
+    """The held-out split through deeplab_tf.evaluate (inference.py's padding, eval scales and
+    flips; the confusion matrix summed over the whole split)."""
+    from deeplab_tf import evaluate as evaluate_lib
+    from deeplab_tf.inference import predictor_from_keras
+    result = evaluate_lib.evaluate(
+        predictor_from_keras(model), evaluate_lib.record_examples(data, eval_config.split),
+        num_classes, class_names=list(dataset_info.class_names),
+        eval_scales=eval_config.eval_scales, add_flipped_images=eval_config.add_flipped_images,
+        pad_multiple=data.output_stride, ignore_label=dataset_info.ignore_label,
+        progress=False)
+    metrics = dict(result["metrics"])
+    metrics["images"] = result["images"]
+    log(f"evaluation on {eval_config.split} ({result['images']} images): mIoU "
+        f"{metrics['mean_iou']:.4f}  pixel accuracy {metrics['pixel_accuracy']:.4f}")
+    return metrics
 
 
 def _jsonable(value):
@@ -277,6 +295,8 @@ def _export(model, config, model_dir, data, split, dataset_info, log):
 
 
 def main(argv):
+    if not FLAGS["verbosity"].present:   # TensorFlow's INFO lines drown the progress lines
+        logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         _fail(f"unexpected positional arguments {argv[1:]}; flags look like --name=value")
     from deeplab_tf.training.checkpoints import ArchitectureMismatch

@@ -13,7 +13,7 @@ def evaluate_miou(model, dataset, num_classes, *, ignore_label=255, max_batches=
     confusion matrix."""
     predict = tf.function(lambda x: tf.argmax(model(x, training=False), axis=-1,
                                               output_type=tf.int32),
-                          reduce_retracing=True)
+                          input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
     matrix = np.zeros([num_classes, num_classes], np.int64)
     for i, batch in enumerate(dataset):
         if max_batches and i >= max_batches:

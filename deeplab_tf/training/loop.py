@@ -47,7 +47,8 @@ def _format_eta(seconds):
 
 
 def train(model, *, config, strategy, num_classes, make_train_dataset, global_batch_size,
-          signature=None, make_eval_dataset=None, ignore_label=255, log=print):
+          signature=None, make_eval_dataset=None, ignore_label=255, final_eval=True,
+          log=print):
     """Trains `model` to config.train_steps. Returns a TrainResult.
 
     Args:
@@ -58,6 +59,8 @@ def train(model, *, config, strategy, num_classes, make_train_dataset, global_ba
       signature: checkpoints.model_signature(...) written beside the checkpoints and checked
         against an existing one before resuming.
       make_eval_dataset: fn() -> eval tf.data.Dataset (dicts with "image", "label"), or None.
+      final_eval: also evaluate after the last step (train.py evaluates with
+        deeplab_tf.evaluate instead).
     Raises:
       TrainingDiverged: non-finite loss (the last good checkpoint is kept, nothing is saved).
       checkpoints.ArchitectureMismatch: model_dir holds a checkpoint of another architecture.
@@ -127,7 +130,7 @@ def train(model, *, config, strategy, num_classes, make_train_dataset, global_ba
             if make_eval_dataset is not None and chief and config.image_summary_every and (
                     step % config.image_summary_every == 0):
                 _image_summaries(writer, model, make_eval_dataset(), step, num_classes)
-            if make_eval_dataset is not None and config.eval_every and (
+            if make_eval_dataset is not None and chief and config.eval_every and (
                     step % config.eval_every == 0) and step < config.train_steps:
                 eval_metrics = _periodic_eval(model, make_eval_dataset, config, num_classes,
                                               ignore_label, writer, step, log)
@@ -144,7 +147,7 @@ def train(model, *, config, strategy, num_classes, make_train_dataset, global_ba
             saved = save(step)
         else:
             saved = manager.latest_checkpoint
-    if make_eval_dataset is not None:
+    if make_eval_dataset is not None and final_eval and chief:
         eval_metrics = _periodic_eval(model, make_eval_dataset, config, num_classes,
                                       ignore_label, writer, step, log)
     writer.flush()

@@ -50,7 +50,33 @@ def main(data, work):
          "decoder_depth=8"])
     results["class_weights_length"] = call(tiny_flags(data, f"{work}/e", "--class_weights=1,2"))
     results["accumulation"] = call(tiny_flags(data, f"{work}/f", "--accumulation_steps=3"))
+    results["experiments"] = check_experiments()
     print("RESULTS " + json.dumps(results))
+
+
+def check_experiments():
+    """Every experiments/*.flags parses (no unknown flag) and names a buildable model config."""
+    import glob
+
+    from deeplab_tf.config import from_flags
+    from deeplab_tf.data.datasets import get_dataset
+    from deeplab_tf.models.builder import model_info
+    problems = {}
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..",
+                                              "experiments", "*.flags"))):
+        name = os.path.basename(path)
+        try:
+            train.FLAGS(["train", f"--flagfile={path}"])
+            configs = from_flags(train.FLAGS)
+            m = configs["model"]
+            num_classes = m.num_classes or get_dataset(configs["data"].dataset).num_classes
+            model_info(m.preset, num_classes=num_classes, output_stride=m.output_stride,
+                       **m.build_kwargs())
+            problems[name] = "ok"
+        except Exception as error:  # reported per file by the test  # noqa: BLE001
+            problems[name] = f"{type(error).__name__}: {error}"
+        train.FLAGS.unparse_flags()
+    return problems
 
 
 if __name__ == "__main__":

@@ -46,3 +46,10 @@ def test_bad_input_gives_clear_error(results, case, words):
 @pytest.mark.slow
 def test_the_good_run_of_the_same_process_succeeds(results):
     assert results["good_run"][0] == 0, results["good_run"]
+
+
+@pytest.mark.slow
+def test_every_experiment_flagfile_parses_and_names_a_model(results):
+    experiments = results["experiments"]
+    assert len(experiments) >= 7, experiments   # six paper rows + quickstart
+    assert all(v == "ok" for v in experiments.values()), experiments
