@@ -69,33 +69,48 @@ def test_eager_and_dataset_map_agree():
         np.testing.assert_array_equal(np.asarray(e), m.numpy())
 
 
-def test_labels_stay_aligned_with_a_label_derived_image():
-    image, label = _scene(2, 37, 53, block=9)
+def _check_alignment(image, label, crop, seeds):
+    """Bilinear image vs nearest label on a label-derived image: same colour inside regions."""
     colors = np.asarray(_label_image(np.arange(256, dtype=np.uint8)), np.float32)
+    height, width = label.shape
     scales, flips = set(), 0
-    for seed in range(40):
+    for seed in seeds:
         out_image, out_label = (t.numpy() for t in augment.train_preprocess(
-            image, label, [seed, 3], CROP))
-        scales.add(float(augment._random_params(tf.constant([seed, 3]), 37, 53, CROP, 0.5,
-                                                2.0, 0.25, True)[0]))
-        assert out_image.shape == (*CROP, 3) and out_label.shape == CROP
+            image, label, [seed, 3], crop))
+        params = augment._random_params(tf.constant([seed, 3]), height, width, crop, 0.5, 2.0,
+                                        0.25, True)
+        scales.add(float(params[0]))
+        flips += int(params[5])
+        assert out_image.shape == (*crop, 3) and out_label.shape == crop
         assert set(np.unique(out_label)) <= set(np.unique(label)) | {255}  # nothing invented
         padding = np.all(out_image == 127.5, axis=-1)
         assert np.all(out_label[padding] == 255)               # padding: ignore label
-        # Away from region edges the bilinear image has the colour of its label exactly.
-        inner = np.ones(CROP, bool)
-        for dy in (-1, 0, 1):
-            for dx in (-1, 0, 1):
-                inner &= np.roll(out_label, (dy, dx), (0, 1)) == out_label
-        inner[[0, -1], :] = inner[:, [0, -1]] = False
-        inner &= ~padding
-        assert inner.sum() > 30
+        # Where the source pixel the label comes from is inside a region (its 3x3 source
+        # neighbourhood has one label), the bilinear image must have that label's colour:
+        # bilinear reads only source pixels within 1 px of it. The mask goes through the
+        # same label path with the same seed.
+        source_inner = np.ones(label.shape, bool)
+        padded = np.pad(label, 1, mode="edge")
+        for dy in range(3):
+            for dx in range(3):
+                source_inner &= padded[dy:dy + height, dx:dx + width] == label
+        inner = augment.train_preprocess(image, source_inner.astype(np.uint8), [seed, 3],
+                                         crop)[1].numpy() == 1
+        assert not np.any(inner & padding) and inner.sum() > 30
         np.testing.assert_allclose(out_image[inner], colors[out_label[inner]], atol=1e-3)
-        flipped = augment._random_params(tf.constant([seed, 3]), 37, 53, CROP, .5, 2., .25,
-                                         True)[5]
-        flips += int(flipped)
+    return scales, flips
+
+
+def test_labels_stay_aligned_with_a_label_derived_image():
+    image, label = _scene(2, 37, 53, block=9)
+    scales, flips = _check_alignment(image, label, CROP, range(40))
     assert scales == {0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0}
     assert 5 < flips < 35
+
+
+def test_real_voc_label_stays_aligned_with_its_label_derived_image():
+    _, label = _voc_sample()
+    _check_alignment(_label_image(label), label, (129, 129), range(6))
 
 
 def test_real_voc_labels_are_never_interpolated():
