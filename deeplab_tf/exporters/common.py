@@ -54,3 +54,21 @@ def tracked_variables(model):
     module = tf.Module()
     module.model_variables = [v.value for v in model.variables]
     return module
+
+
+def float32_model(model):
+    """`model` itself if every layer computes in float32, else a float32 copy with its weights.
+
+    A model built under a mixed precision policy (training's --mixed_precision) computes in
+    bfloat16/float16, which the TFLite converter cannot lower ("'tf.RealDiv' op is neither a
+    custom op nor a flex op"); its variables are float32 already, so a float32 rebuild from the
+    same config holds exactly the same weights.
+    """
+    if all(layer.compute_dtype == "float32" for layer in model.layers):
+        return model
+    config = model.get_config()
+    for layer in config["layers"]:
+        layer["config"]["dtype"] = "float32"
+    clone = model.__class__.from_config(config)
+    clone.set_weights(model.get_weights())
+    return clone

@@ -6,7 +6,8 @@ uint8 with scale 1/256 for uint8 I/O), or "labels" int32 [1, H, W] with argmax. 
 ResizeBilinear layers lower to RESIZE_BILINEAR with align_corners=True, half_pixel_centers=False
 (checked by tests/export/test_tflite.py on the flatbuffer).
 """
-from deeplab_tf.exporters.common import atomic_output, check_model, tracked_variables
+from deeplab_tf.exporters.common import (atomic_output, check_model, float32_model,
+                                         tracked_variables)
 
 QUANTIZE_MODES = ("none", "fp16", "dynamic", "int8")
 IO_DTYPES = ("float32", "uint8")
@@ -81,6 +82,7 @@ def convert_to_tflite(model, *, input_size, quantize="none", argmax=False, io_dt
     input_size = tuple(int(v) for v in input_size)
     if len(input_size) != 2 or min(input_size) <= 0:
         raise ValueError(f"--input_size={input_size} must be two positive integers H,W")
+    model = float32_model(model)
     function = _tflite_function(model, input_size, argmax)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], tracked_variables(model))
     if quantize != "none":

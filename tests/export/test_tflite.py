@@ -142,6 +142,27 @@ def test_int8_without_representative_data_is_refused(model, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_mixed_precision_model_exports_in_float32():
+    """Training's --mixed_precision models compute in bfloat16, which TFLite cannot lower."""
+    import keras
+    from deeplab_tf.exporters.common import float32_model
+    from tests.export.conftest import tiny_model
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mixed = tiny_model()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert mixed.get_layer("conv").compute_dtype == "bfloat16"
+    reference = float32_model(mixed)
+    assert reference.get_layer("conv").compute_dtype == "float32"
+    for a, b in zip(mixed.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    image = random_images((1,) + SIZE + (3,), seed=1)
+    outputs, _, _ = run_tflite(export.convert_to_tflite(mixed, input_size=SIZE), image)
+    expected = tf.nn.softmax(keras_logits(reference, image[0])).numpy()
+    assert np.abs(outputs["probabilities"][0] - expected).max() < 1e-3
+
+
 def test_bad_options_are_refused(model):
     with pytest.raises(ValueError, match="--io_dtype=uint8 needs --quantize=int8"):
         export.convert_to_tflite(model, input_size=SIZE, io_dtype="uint8")
