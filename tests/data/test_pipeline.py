@@ -146,3 +146,21 @@ def test_bad_data_config_is_named(prepared_synthetic, field, value, message):
     config = dataclasses.replace(_config(prepared_synthetic), **{field: value})
     with pytest.raises(ValueError, match=f"DataConfig: .*{re.escape(message)}"):
         build_dataset(config, "train")
+
+
+@pytest.mark.slow   # ~10 s alone, ~25 s on the shared machine (a TensorFlow subprocess)
+def test_mirrored_strategy_gets_per_replica_batches(prepared_synthetic):
+    import json
+    import os
+    import subprocess
+    import sys
+    from tests.conftest import REPO
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "data" / "_mirrored.py"), prepared_synthetic],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    for step in json.loads(result.stdout.strip().splitlines()[-1]):
+        first, second = step["replicas"]
+        assert first["batch"] == second["batch"] == 2          # global 4 over 2 replicas
+        assert first["device"] != second["device"]
+        assert not set(first["ids"]) & set(second["ids"]), step
