@@ -29,7 +29,7 @@ def notebook_paths():
 
 def test_the_three_notebooks_exist():
     names = {p.name for p in notebook_paths()}
-    assert {"quickstart.ipynb", "reproduce_papers.ipynb"} <= names
+    assert {"quickstart.ipynb", "train_your_data.ipynb", "reproduce_papers.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
@@ -118,4 +118,24 @@ def test_quickstart_runs_top_to_bottom(tmp_path, kernel):
     assert "LiteRT and Keras agree on" in text
     assert (tmp_path / "work" / "deeplabv3_mnv2_dm05.tflite").is_file()
     # Overlay, CRF before/after, CRF zoom, Keras vs LiteRT.
+    assert images_shown(nb) >= 4
+
+
+@pytest.mark.slow  # ~1.5-2.5 min on 2 busy cores: three TensorFlow processes (kernel, train, evaluate)
+def test_train_your_data_runs_top_to_bottom(tmp_path, kernel):
+    """Synthetic VOC-layout folder -> prepare -> 20 steps from a flagfile -> evaluate ->
+    predictions -> loss curve from the event files (TensorBoard display off: headless)."""
+    work = tmp_path / "work"
+    nb = execute("train_your_data.ipynb",
+                 {"WORK_DIR": str(work), "NUM_TRAIN": 32, "NUM_VAL": 8, "IMAGE_SIZE": 64,
+                  "TRAIN_STEPS": 20, "BATCH_SIZE": 8, "CROP_SIZE": 65, "EVAL_EVERY": 0,
+                  "SHOW_TENSORBOARD": False},
+                 tmp_path, kernel)
+    metrics = json.loads((work / "eval" / "metrics.json").read_text())
+    assert 0.0 <= metrics["mean_iou"] <= 1.0
+    assert set(metrics["per_class_iou"]) == {"background", "disc", "box", "triangle", "stick"}
+    assert (work / "train" / "model.keras").is_file()
+    text = text_output(nb)
+    assert "step 20/20" in text and "scalars:" in text and "loss" in text, text
+    # Dataset samples, confusion matrix, predictions, loss curve.
     assert images_shown(nb) >= 4
