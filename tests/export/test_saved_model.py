@@ -158,3 +158,17 @@ def test_wrong_number_of_class_names_is_refused(model, tmp_path):
     with pytest.raises(ValueError, match="2 class names given for a model of 3 classes"):
         export.export_saved_model(model, tmp_path / "sm", class_names=["a", "b"])
     assert not (tmp_path / "sm").exists()
+
+
+def test_runs_through_inference(model, saved_model_dir):
+    """deeplab_tf.inference (evaluate, predict, benchmark) reads our SavedModel's outputs."""
+    from deeplab_tf import inference
+    predictor = inference.load_predictor(str(saved_model_dir))
+    assert predictor.output == inference.PROBABILITIES and predictor.num_classes == 3
+    # 33x49 = (16k+1)x(16k'+1): no padding. (Padded images differ slightly: uint8 inputs pad
+    # with 128 where the float Keras model gets the mean pixel 127.5.)
+    image = random_images((33, 49, 3), seed=11)
+    probs, = inference.predict_probabilities(predictor, [image])
+    reference = inference.predictor_from_keras(model)
+    expected, = inference.predict_probabilities(reference, [image])
+    assert np.abs(probs - expected).max() < 1e-4
