@@ -139,3 +139,19 @@ def test_train_your_data_runs_top_to_bottom(tmp_path, kernel):
     assert "step 20/20" in text and "scalars:" in text and "loss" in text, text
     # Dataset samples, confusion matrix, predictions, loss curve.
     assert images_shown(nb) >= 4
+
+
+@pytest.mark.slow  # ~20-30 s: one preset counted at two output strides
+def test_reproduce_papers_runs_on_one_preset(tmp_path, kernel):
+    """The cost table and the paper-row table build (one preset, so it stays quick)."""
+    nb = execute("reproduce_papers.ipynb",
+                 {"PRESETS": ["deeplabv3_mobilenetv2_dm05"], "OUTPUT_STRIDES": (16, 8),
+                  "REPO_DIR": str(REPO)},
+                 tmp_path, kernel)
+    tables = "\n".join(out["data"]["text/markdown"] for cell in nb.cells
+                       for out in cell.get("outputs", []) if "text/markdown" in out.get("data", {}))
+    # Counted live: 0.87B at OS16 and 2.83B at OS8 against the model zoo's 0.88B and 2.84B.
+    assert "| deeplabv3_mobilenetv2_dm05 | v3 |" in tables, tables
+    assert "0.88B (model zoo)" in tables and "2.84B (model zoo)" in tables
+    assert "| v1 DeepLab-LargeFOV |" in tables
+    assert images_shown(nb) >= 1
