@@ -44,6 +44,12 @@ def _representative_generator(representative_data, input_size, limit):
                     f"representative image of shape {image.shape} does not match the export "
                     f"input [1, {input_size[0]}, {input_size[1]}, 3]")
             for single in image:
+                if count == 0:
+                    # Pin the calibrated input range to the full 0..255 (one black and one white
+                    # pixel), so a uint8 input is always raw pixels (scale 1, zero point 0)
+                    # whatever the brightness of the calibration images.
+                    single = single.copy()
+                    single[0, 0], single[-1, -1] = 0.0, 255.0
                 yield [single[None]]
                 count += 1
                 if limit and count >= limit:
@@ -84,7 +90,8 @@ def convert_to_tflite(model, *, input_size, quantize="none", argmax=False, io_dt
         raise ValueError(f"--input_size={input_size} must be two positive integers H,W")
     model = float32_model(model)
     function = _tflite_function(model, input_size, argmax)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], tracked_variables(model))
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function],
+                                                                tracked_variables(model))
     if quantize != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "fp16":

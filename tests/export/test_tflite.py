@@ -94,6 +94,15 @@ def test_int8_calibrated(model, test_image, io_dtype):
     assert ops.count("DEQUANTIZE") == (1 if io_dtype == "float32" else 0)
 
 
+def test_uint8_input_is_raw_pixels_even_for_dark_calibration_images(model):
+    dark = [image * 0.2 for image in calibration_images(4)]  # pixel values 0..51
+    content = export.convert_to_tflite(model, input_size=SIZE, quantize="int8", argmax=True,
+                                       io_dtype="uint8", representative_data=dark)
+    _, inputs, _ = run_tflite(content, random_images((1,) + SIZE + (3,)))
+    scale, zero = inputs["images"]["quantization"]
+    assert abs(scale - 1.0) < 1e-6 and zero == 0
+
+
 def test_int8_uint8_io_with_argmax(model, test_image):
     content = export.convert_to_tflite(model, input_size=SIZE, quantize="int8", argmax=True,
                                        io_dtype="uint8", representative_data=calibration_images())
