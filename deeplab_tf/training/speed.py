@@ -5,7 +5,8 @@
 
 One configuration per process: the Keras mixed-precision policy is global. Prints one JSON
 line {"preset", "batch", "crop", "output_stride", "mixed_precision", "xla", "images_per_second",
-"seconds_per_step", "first_step_seconds"}. deeplab_tf.benchmark can call measure().
+"seconds_per_step", "cpu_seconds_per_step", "first_step_seconds"}. deeplab_tf.benchmark can
+call measure().
 """
 import json
 import sys
@@ -40,14 +41,18 @@ def measure(preset, *, batch, crop, output_stride=None, mixed_precision="none", 
     start = time.time()
     float(step(iterator)["loss"])
     first = time.time() - start
-    start = time.time()
+    start, cpu_start = time.time(), time.process_time()
     for _ in range(steps):
         float(step(iterator)["loss"])
     per_step = (time.time() - start) / steps
+    # CPU seconds (all threads) per step: on a shared machine wall time says little; on N
+    # free cores a step takes about cpu_seconds_per_step / N if it parallelises well.
+    cpu_per_step = (time.process_time() - cpu_start) / steps
     return {"preset": preset, "batch": batch, "crop": crop, "output_stride": output_stride,
             "mixed_precision": mixed_precision, "xla": xla, "steps": steps,
             "images_per_second": round(batch / per_step, 3),
-            "seconds_per_step": round(per_step, 3), "first_step_seconds": round(first, 1)}
+            "seconds_per_step": round(per_step, 3),
+            "cpu_seconds_per_step": round(cpu_per_step, 3), "first_step_seconds": round(first, 1)}
 
 
 def main(argv):
