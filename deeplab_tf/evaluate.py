@@ -307,8 +307,9 @@ def run():
         examples = folder_examples(FLAGS.data_folder, FLAGS.dataset, split)
         total = None
     else:
-        examples = record_examples(data_config(), split)
-        total = info.splits.get(split)
+        data = data_config()
+        examples = record_examples(data, split)
+        total = _prepared_count(data, split)
     if FLAGS.max_images:
         examples = _take(examples, FLAGS.max_images)
     crop = tuple(int(v) for v in FLAGS.eval_crop_size) if FLAGS.eval_crop_size else None
@@ -391,6 +392,14 @@ def data_config():
         from deeplab_tf.data.synthetic import ensure_synthetic
         data = dataclasses.replace(data, data_dir=ensure_synthetic(data.data_dir))
     return data
+
+
+def _prepared_count(data, split):
+    """Number of examples of `split` in the prepared folder (for the progress bar)."""
+    if data.source != "tfrecord":
+        return None
+    from deeplab_tf.data import records
+    return records.read_info(data.data_dir).get("splits", {}).get(split, {}).get("num_examples")
 
 
 def _backbone_of(predictor):
