@@ -237,6 +237,12 @@ def run(configs, log=print):
     return outputs
 
 
+def class_names_for(dataset_info, num_classes):
+    """The dataset's class names, padded with class_<i> when the model has more classes."""
+    names = list(dataset_info.class_names)[:num_classes]
+    return names + [f"class_{i}" for i in range(len(names), num_classes)]
+
+
 def final_evaluation(model, data, eval_config, dataset_info, num_classes, log):
     """The held-out split through deeplab_tf.evaluate (inference.py's padding, eval scales and
     flips; the confusion matrix summed over the whole split)."""
@@ -244,7 +250,7 @@ def final_evaluation(model, data, eval_config, dataset_info, num_classes, log):
     from deeplab_tf.inference import predictor_from_keras
     result = evaluate_lib.evaluate(
         predictor_from_keras(model), evaluate_lib.record_examples(data, eval_config.split),
-        num_classes, class_names=list(dataset_info.class_names),
+        num_classes, class_names=class_names_for(dataset_info, num_classes),
         eval_scales=eval_config.eval_scales, add_flipped_images=eval_config.add_flipped_images,
         pad_multiple=data.output_stride, ignore_label=dataset_info.ignore_label,
         progress=False)
@@ -274,7 +280,7 @@ def _export(model, config, model_dir, data, split, dataset_info, log):
     out_dir = config.output_dir or os.path.join(model_dir, "export")
     os.makedirs(out_dir, exist_ok=True)
     produced = {}
-    names = list(dataset_info.class_names)
+    names = class_names_for(dataset_info, model.output_shape[-1])
     if "saved_model" in config.formats:
         path = os.path.join(out_dir, "saved_model")
         export_lib.export_saved_model(model, path, class_names=names, overwrite=True)

@@ -14,16 +14,17 @@ from tests.training.conftest import tiny_flags
 
 
 def call(args):
-    err = io.StringIO()
+    err, out = io.StringIO(), io.StringIO()
     code = 0
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         try:
             train.parse_flags(["train", *args])
             train.main(["train"])
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1
     train.FLAGS.unparse_flags()
-    return [code, err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else ""]
+    return [code, err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else "",
+            out.getvalue()]
 
 
 def main(data, work):
@@ -48,6 +49,10 @@ def main(data, work):
         ["--preset=deeplabv3plus_mobilenetv2",
          "--model_overrides=width_multiplier=0.125,aspp_depth=8,low_level_depth=8,"
          "decoder_depth=8"])
+    # Initialising from that run with another number of classes skips only the logits.
+    results["init_other_classes"] = call(tiny_flags(
+        data, f"{work}/g", f"--init=checkpoint:{work}/run", "--num_classes=6",
+        "--train_steps=1"))
     results["class_weights_length"] = call(tiny_flags(data, f"{work}/e", "--class_weights=1,2"))
     results["accumulation"] = call(tiny_flags(data, f"{work}/f", "--accumulation_steps=3"))
     results["experiments"] = check_experiments()

@@ -36,7 +36,7 @@ def results(synthetic_data, tmp_path_factory):
     ("accumulation", ["--accumulation_steps=3", "not divisible"]),
 ])
 def test_bad_input_gives_clear_error(results, case, words):
-    code, message = results[case]
+    code, message, _ = results[case]
     assert code == 2, (case, code, message)
     assert message.startswith("train: error: "), message
     for word in words:
@@ -53,3 +53,10 @@ def test_every_experiment_flagfile_parses_and_names_a_model(results):
     experiments = results["experiments"]
     assert len(experiments) >= 7, experiments   # six paper rows + quickstart
     assert all(v == "ok" for v in experiments.values()), experiments
+
+
+@pytest.mark.slow
+def test_init_from_a_checkpoint_with_other_classes_skips_the_logits(results):
+    code, message, out = results["init_other_classes"]
+    assert code == 0, message
+    assert "not initialised: ['logits.semantic']" in out, out[-2000:]
