@@ -96,3 +96,15 @@ def test_resume_continues_from_the_saved_step(tmp_path):
     run(model, tmp_path, train_steps=2)
     result = run(tiny(seed=1), tmp_path, train_steps=3)
     assert result.step == 3
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_trains_with_float32_loss(tmp_path, policy):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = tiny(batch_norm=True)
+        assert model.get_layer("conv").compute_dtype != "float32"
+        result = run(model, tmp_path, mixed_precision=policy, train_steps=2)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert np.isfinite(result.loss) and result.step == 2
