@@ -86,6 +86,32 @@ def _invoke_ms(path, threads, runs, warmup):
     return time_call(interpreter.invoke, runs, warmup)["median_ms"]
 
 
+def head_to_head(paths, threads, runs, warmup):
+    """Median LiteRT invoke ms of several .tflite files timed in alternation.
+
+    Alternating one invoke of each file per round cancels the drift of a shared machine's load,
+    which separate timing loops minutes apart do not.
+    """
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+    interpreters = {}
+    for name, path in paths.items():
+        interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        interpreter.allocate_tensors()
+        detail = interpreter.get_input_details()[0]
+        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+        for _ in range(warmup):
+            interpreter.invoke()
+        interpreters[name] = interpreter
+    times = {name: [] for name in paths}
+    for _ in range(runs):
+        for name, interpreter in interpreters.items():
+            start = time.perf_counter()
+            interpreter.invoke()
+            times[name].append((time.perf_counter() - start) * 1000.0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def _time_predictor(path, size, threads, runs, warmup, **load_kwargs):
     import numpy as np
     from deeplab_tf import inference
@@ -189,6 +215,12 @@ def latency(presets, runtimes, size, threads, runs, warmup, official_dir, voc_di
                                      input_size=(size, size), quantize="int8", argmax=True,
                                      io_dtype="uint8", representative_data=calibration[0])
                 row.update(_time_predictor(path + ".tflite", size, threads, runs, warmup))
+                official = os.path.join(official_dir or "", OFFICIAL_INT8)
+                if weights.startswith("official") and size == 513 and os.path.exists(official):
+                    pair = head_to_head({"ours": path + ".tflite", "official": official},
+                                        threads, max(runs, 20), warmup)
+                    row["head_to_head_invoke_ms"] = pair
+                    row["head_to_head_ratio"] = pair["ours"] / pair["official"]
             else:
                 raise ValueError(f"--runtimes entry {runtime!r}; allowed: {', '.join(RUNTIMES)}")
             rows.append(row)
@@ -265,6 +297,11 @@ def main(argv):
             results["latency"] = rows
             print(_table(rows))
             for row in rows:
+                if "head_to_head_ratio" in row:
+                    pair = row["head_to_head_invoke_ms"]
+                    print(f"{row['model']} int8 vs official int8, invokes alternated: "
+                          f"{pair['ours']:.1f} ms vs {pair['official']:.1f} ms "
+                          f"({row['head_to_head_ratio']:.2f}x)")
                 if "ratio_vs_official_float" in row:
                     print(f"{row['model']}: {row['ratio_vs_official_float']:.2f}x the official "
                           f"float file (invoke {row['invoke_ratio_vs_official_float']:.2f}x)")

@@ -61,3 +61,13 @@ def test_bad_flags_give_one_line_errors(args, message):
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("benchmark: error:") and message in last, result.stderr[-1500:]
+
+
+def test_head_to_head_times_each_file(tmp_path):
+    from deeplab_tf import export
+    from tests.export.conftest import tiny_model
+    a = export.export_tflite(tiny_model(), tmp_path / "a.tflite", input_size=(33, 33))
+    b = export.export_tflite(tiny_model(), tmp_path / "b.tflite", input_size=(33, 33),
+                             argmax=True)
+    result = benchmark.head_to_head({"a": a, "b": b}, threads=1, runs=3, warmup=1)
+    assert set(result) == {"a", "b"} and min(result.values()) > 0
