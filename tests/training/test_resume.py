@@ -27,16 +27,17 @@ def _variables(prefix):
 def test_kill_9_then_resume_equals_uninterrupted(synthetic_data, tmp_path):
     common = ["--deterministic", f"--train_steps={STEPS}", "--checkpoint_every=4",
               "--keep_checkpoints=20"]
-    straight = train_cli(tiny_flags(synthetic_data, tmp_path / "straight", *common),
-                         timeout=900)
-    assert straight.returncode == 0, straight.stderr[-3000:]
-
-    killed_dir = tmp_path / "killed"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "deeplab_tf.train",
-                             *tiny_flags(synthetic_data, killed_dir, *common)],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+
+    def start(model_dir):
+        return subprocess.Popen([sys.executable, "-m", "deeplab_tf.train",
+                                 *tiny_flags(synthetic_data, model_dir, *common)],
+                                cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+
+    # The uninterrupted run and the one to be killed run side by side.
+    straight, killed_dir = start(tmp_path / "straight"), tmp_path / "killed"
+    proc = start(killed_dir)
     deadline = time.time() + 600
     while not (killed_dir / "ckpt-8.index").exists():   # kill after a few checkpoints
         assert proc.poll() is None, "the run ended before it could be killed"
@@ -44,6 +45,8 @@ def test_kill_9_then_resume_equals_uninterrupted(synthetic_data, tmp_path):
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
+    _, err = straight.communicate(timeout=900)
+    assert straight.returncode == 0, err[-3000:]
     latest = tf.train.latest_checkpoint(str(killed_dir))
     assert latest is not None and int(latest.rsplit("-", 1)[1]) < STEPS
 
