@@ -90,7 +90,10 @@ def define_train_flags():
 
 def define_eval_flags():
     flags.DEFINE_string("eval_split", "val", "Split evaluated during/after training.")
-    flags.DEFINE_integer("eval_output_stride", None, "Eval output stride (default: training's).")
+    flags.DEFINE_integer("eval_output_stride", None,
+                         "Pad eval images to OS*k+1 for this stride (default: the training "
+                         "output stride; the model itself runs at its training stride: "
+                         "evaluate at another one with deeplab_tf.evaluate).")
     flags.DEFINE_list("eval_scales", ["1.0"], "Eval scales.")
     flags.DEFINE_boolean("add_flipped_images", False, "Also evaluate left-right flipped.")
     flags.DEFINE_boolean("crf", False, "DenseCRF post-processing at evaluation.")

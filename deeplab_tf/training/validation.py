@@ -68,7 +68,7 @@ def validate(configs, train_split, eval_split, prepare_synthetic):
     if t.class_weights is not None and len(t.class_weights) != num_classes:
         raise UsageError(f"--class_weights has {len(t.class_weights)} values; expected "
                          f"{num_classes} (one per class)")
-    if not prepare_synthetic:
+    if not prepare_synthetic and d.source == "tfrecord":   # (tfds checks its own files)
         from deeplab_tf.data import records
         if not d.data_dir:
             raise UsageError("--data_dir is empty: pass the folder of prepared TFRecords "
