@@ -1,0 +1,1 @@
+"""Training: schedules, losses, the compiled train step and loop, metrics."""
