@@ -76,8 +76,11 @@ class ResizeBilinear(keras.layers.Layer):
             size = tf.shape(reference)[1:3]
         else:
             x, size = inputs, self.size
-        out = tf.compat.v1.image.resize_bilinear(
-            tf.cast(x, tf.float32), size, align_corners=True, half_pixel_centers=False)
+        # The raw op is what tf.compat.v1.image.resize_bilinear runs, without its deprecation
+        # warning on every trace.
+        out = tf.raw_ops.ResizeBilinear(images=tf.cast(x, tf.float32),
+                                        size=tf.cast(size, tf.int32),
+                                        align_corners=True, half_pixel_centers=False)
         return tf.cast(out, x.dtype)
 
     def compute_output_shape(self, input_shape):
