@@ -258,7 +258,9 @@ def write_outputs(result, output_dir, class_names, settings):
     metrics.update(images=result["images"], seconds=result["seconds"], settings=settings)
     with open(os.path.join(output_dir, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)
-    title = f"{settings['model']} on {settings['dataset']} {settings['split']}"
+    # The last two path parts name the model without a long absolute path cutting the title.
+    model_name = os.path.join(*os.path.normpath(str(settings["model"])).split(os.sep)[-2:])
+    title = f"{model_name} on {settings['dataset']} {settings['split']}"
     text = markdown_table(result["metrics"], title + (" (+CRF)" if "without_crf" in result else ""))
     if "without_crf" in result:
         text += "\n" + markdown_table(result["without_crf"], title + " (without CRF)")

@@ -6,10 +6,10 @@ another architecture in --model_dir); a bad one gives a one-line error and exit 
 resolved flags are written to MODEL_DIR/flags.txt (usable as a --flagfile).
 
 Outputs in --model_dir: ckpt-* (tf.train.Checkpoint: exact resume), model_signature.json,
-flags.txt, train/ (TensorBoard), model.keras (final weights), eval/metrics.json, export/.
+flags.txt, train/ (TensorBoard), model.keras (final weights), eval/ (metrics.json, metrics.md,
+confusion_matrix.png, panels/), export/.
 """
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -133,14 +133,14 @@ def run(configs, log=print):
     keras_path = os.path.join(t.model_dir, "model.keras")
     model.save(keras_path)
     outputs["model"] = keras_path
-    metrics = final_evaluation(model, eval_data, e, dataset_info, num_classes, log)
-    metrics.update(step=result.step, split=e.split, dataset=d.dataset, preset=m.preset)
     eval_dir = e.output_dir or os.path.join(t.model_dir, "eval")
-    tf.io.gfile.makedirs(eval_dir)
-    metrics_path = os.path.join(eval_dir, "metrics.json")
-    with tf.io.gfile.GFile(metrics_path, "w") as f:
-        json.dump(_jsonable(metrics), f, indent=1)
-    outputs["metrics"] = metrics_path
+    settings = {"model": keras_path, "preset": m.preset, "dataset": d.dataset, "split": e.split,
+                "step": int(result.step), "eval_scales": list(e.eval_scales),
+                "add_flipped_images": e.add_flipped_images}
+    metrics = final_evaluation(model, eval_data, e, dataset_info, num_classes, eval_dir,
+                               settings, log)
+    outputs["metrics"] = os.path.join(eval_dir, "metrics.json")
+    outputs["eval_pictures"] = os.path.join(eval_dir, "panels")
     outputs["mean_iou"] = metrics.get("mean_iou")
     if x.formats:
         outputs.update(_export(model, x, t.model_dir, data, e.split, dataset_info, log))
@@ -154,35 +154,27 @@ def class_names_for(dataset_info, num_classes):
     return names + [f"class_{i}" for i in range(len(names), num_classes)]
 
 
-def final_evaluation(model, data, eval_config, dataset_info, num_classes, log):
+def final_evaluation(model, data, eval_config, dataset_info, num_classes, eval_dir, settings,
+                     log, num_panels=8):
     """The held-out split through deeplab_tf.evaluate (inference.py's padding, eval scales and
-    flips; the confusion matrix summed over the whole split)."""
+    flips; the confusion matrix summed over the whole split), written the way `evaluate` writes
+    it: metrics.json, metrics.md, confusion_matrix.png and image | prediction | truth panels."""
+    import numpy as np
     from deeplab_tf import evaluate as evaluate_lib
     from deeplab_tf.inference import predictor_from_keras
+    names = class_names_for(dataset_info, num_classes)
     result = evaluate_lib.evaluate(
         predictor_from_keras(model), evaluate_lib.record_examples(data, eval_config.split),
-        num_classes, class_names=class_names_for(dataset_info, num_classes),
+        num_classes, class_names=names,
         eval_scales=eval_config.eval_scales, add_flipped_images=eval_config.add_flipped_images,
         pad_multiple=data.output_stride, ignore_label=dataset_info.ignore_label,
-        progress=False)
-    metrics = dict(result["metrics"])
-    metrics["images"] = result["images"]
+        panels_dir=os.path.join(eval_dir, "panels"), num_panels=num_panels,
+        colours=np.asarray(dataset_info.label_palette(), np.uint8), progress=False)
+    evaluate_lib.write_outputs(result, eval_dir, names, settings)
+    metrics = result["metrics"]
     log(f"evaluation on {eval_config.split} ({result['images']} images): mIoU "
         f"{metrics['mean_iou']:.4f}  pixel accuracy {metrics['pixel_accuracy']:.4f}")
     return metrics
-
-
-def _jsonable(value):
-    import math
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _export(model, config, model_dir, data, split, dataset_info, log):
