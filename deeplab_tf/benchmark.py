@@ -16,6 +16,11 @@ Sub-benchmarks (--what, comma separated):
             same run; with tflite_float, our float export of the converted official float file
             (257x257) is also timed against that file.
   pipeline  training input pipeline images/s (deeplab_tf.data.benchmark.pipeline_throughput).
+  training  compiled train step images/s at --training_crop (default 321) for each
+            --training_configs entry PRESET:OUTPUT_STRIDE:BATCH (default deeplabv3_resnet50 at
+            OS8 batch 4 and deeplabv3plus_mobilenetv2 at OS16 batch 8, the issue's rows) x
+            --training_precisions x --training_xla, one process per configuration
+            (deeplab_tf.training.speed: the Keras precision policy is global).
 
 Results are printed as a table and written as JSON to --output_json when given.
 """
@@ -31,7 +36,7 @@ from absl import app, flags
 OFFICIAL_INT8 = "deeplabv3_mnv2_pascal_quant.tflite"
 OFFICIAL_FLOAT = "deeplabv3_257_mv_gpu.tflite"
 RUNTIMES = ("keras", "saved_model", "tflite_float", "tflite_int8")
-SUB_BENCHMARKS = ("latency", "pipeline")
+SUB_BENCHMARKS = ("latency", "pipeline", "training")
 
 
 def define_flags():
@@ -55,6 +60,13 @@ def define_flags():
     flags.DEFINE_integer("pipeline_batch_size", 8, "pipeline: batch size.")
     flags.DEFINE_integer("pipeline_batches", 50, "pipeline: batches per timed run.")
     flags.DEFINE_integer("pipeline_runs", 5, "pipeline: timed runs (median reported).")
+    flags.DEFINE_list("training_configs", ["deeplabv3_resnet50:8:4", "deeplabv3plus_mobilenetv2:16:8"],
+                      "training: PRESET:OUTPUT_STRIDE:BATCH entries.")
+    flags.DEFINE_list("training_precisions", ["none", "mixed_bfloat16"],
+                      "training: Keras precision policies (none = float32).")
+    flags.DEFINE_list("training_xla", ["off", "on"], "training: XLA modes timed (off, on).")
+    flags.DEFINE_integer("training_crop", 321, "training: square crop.")
+    flags.DEFINE_integer("training_steps", 3, "training: timed steps after the traced one.")
 
 
 FLAGS = flags.FLAGS
@@ -252,6 +264,54 @@ def _table(rows):
 # ---------------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------------
+def _training_configs(entries):
+    """["preset:os:batch", ...] -> [(preset, os, batch)], with an error naming a bad entry."""
+    configs = []
+    for entry in entries:
+        parts = entry.split(":")
+        try:
+            preset, output_stride, batch = parts[0], int(parts[1]), int(parts[2])
+            assert len(parts) == 3 and batch > 0
+        except (IndexError, ValueError, AssertionError):
+            raise ValueError(f"--training_configs entry {entry!r}: expected "
+                             "PRESET:OUTPUT_STRIDE:BATCH, e.g. deeplabv3_resnet50:8:4") from None
+        configs.append((preset, output_stride, batch))
+    return configs
+
+
+def training(configs, precisions, xla_modes, crop, steps, log=print):
+    """Train-step images/s per configuration, each measured in its own process."""
+    import subprocess
+    rows = []
+    for preset, output_stride, batch in configs:
+        for precision in precisions:
+            for xla in xla_modes:
+                log(f"timing training {preset} OS{output_stride} batch {batch} {precision} "
+                    f"xla={xla}")
+                cmd = [sys.executable, "-m", "deeplab_tf.training.speed", f"--preset={preset}",
+                       f"--output_stride={output_stride}", f"--batch={batch}", f"--crop={crop}",
+                       f"--mixed_precision={precision}", f"--steps={steps}",
+                       "--xla" if xla == "on" else "--noxla"]
+                done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
+                if done.returncode or not lines:
+                    tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                    raise RuntimeError(f"training benchmark {' '.join(cmd[2:])} failed: {tail}")
+                rows.append(json.loads(lines[-1]))
+    return rows
+
+
+def _training_table(rows):
+    lines = [f"{'preset':28s} {'OS':>3s} {'batch':>5s} {'precision':>15s} {'xla':>5s} "
+             f"{'img/s':>8s} {'s/step':>8s} {'CPU s/step':>10s}"]
+    for r in rows:
+        lines.append(f"{r['preset']:28s} {r['output_stride']:>3d} {r['batch']:>5d} "
+                     f"{r['mixed_precision']:>15s} {str(r['xla']):>5s} "
+                     f"{r['images_per_second']:>8.3f} {r['seconds_per_step']:>8.2f} "
+                     f"{r['cpu_seconds_per_step']:>10.2f}")
+    return "\n".join(lines)
+
+
 def _check_flags():
     unknown = sorted(set(FLAGS.what) - set(SUB_BENCHMARKS))
     if unknown or not FLAGS.what:
@@ -265,6 +325,21 @@ def _check_flags():
         raise ValueError(f"--presets has unknown {unknown}; see deeplab_tf.list_presets()")
     for name in ("size", "threads", "runs", "pipeline_images", "pipeline_batch_size",
                  "pipeline_batches", "pipeline_runs"):
+        if getattr(FLAGS, name) <= 0:
+            raise ValueError(f"--{name}={getattr(FLAGS, name)} must be positive")
+    unknown = sorted({p for p, _, _ in _training_configs(FLAGS.training_configs)}
+                     - set(deeplab_tf.list_presets()))
+    if unknown:
+        raise ValueError(f"--training_configs has unknown presets {unknown}; see "
+                         "deeplab_tf.list_presets()")
+    unknown = sorted(set(FLAGS.training_xla) - {"off", "on"})
+    if unknown:
+        raise ValueError(f"--training_xla has {unknown}; allowed: off, on")
+    unknown = sorted(set(FLAGS.training_precisions) - {"none", "mixed_float16", "mixed_bfloat16"})
+    if unknown:
+        raise ValueError(f"--training_precisions has {unknown}; allowed: none, mixed_float16, "
+                         "mixed_bfloat16")
+    for name in ("training_crop", "training_steps"):
         if getattr(FLAGS, name) <= 0:
             raise ValueError(f"--{name}={getattr(FLAGS, name)} must be positive")
     for name in ("official_dir", "voc_dir"):
@@ -315,6 +390,11 @@ def main(argv):
             print(f"pipeline: {results['pipeline']['median']:.1f} images/s (median), "
                   f"crop {results['pipeline']['crop_size']}, batch "
                   f"{results['pipeline']['batch_size']}")
+        if "training" in FLAGS.what:
+            rows = training(_training_configs(FLAGS.training_configs), FLAGS.training_precisions,
+                            FLAGS.training_xla, FLAGS.training_crop, FLAGS.training_steps)
+            results["training"] = rows
+            print(_training_table(rows))
     results["load_average_at_end"] = os.getloadavg()
     print(f"load average at start {results['load_average_at_start']}, at end "
           f"{results['load_average_at_end']}")

@@ -49,8 +49,27 @@ def test_latency_and_pipeline_at_a_tiny_size(tmp_path):
     assert "median ms" in result.stdout and "images/s" in result.stdout
 
 
+@pytest.mark.slow  # ~20-30 s: two train-step processes (each imports TF and traces once)
+def test_training_images_per_second_per_configuration(tmp_path):
+    result = run_benchmark("--what=training", "--training_configs=deeplabv3_mobilenetv2_dm05:16:2",
+                           "--training_precisions=none,mixed_bfloat16", "--training_xla=off",
+                           "--training_crop=33", "--training_steps=1",
+                           f"--output_json={tmp_path / 'out.json'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.loads((tmp_path / "out.json").read_text())["training"]
+    assert [(r["preset"], r["output_stride"], r["batch"], r["crop"], r["mixed_precision"],
+             r["xla"]) for r in rows] == [
+        ("deeplabv3_mobilenetv2_dm05", 16, 2, 33, "none", False),
+        ("deeplabv3_mobilenetv2_dm05", 16, 2, 33, "mixed_bfloat16", False)]
+    assert all(r["images_per_second"] > 0 and r["cpu_seconds_per_step"] > 0 for r in rows)
+    assert "img/s" in result.stdout
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--what=speed"], "--what=speed; allowed: latency, pipeline"),
+    (["--what=speed"], "--what=speed; allowed: latency, pipeline, training"),
+    (["--training_configs=deeplabv3_resnet50:8"], "expected PRESET:OUTPUT_STRIDE:BATCH"),
+    (["--training_configs=deeplabv9:8:4"], "--training_configs has unknown presets"),
+    (["--training_xla=maybe"], "--training_xla has ['maybe']"),
     (["--runtimes=onnx"], "--runtimes has ['onnx']"),
     (["--presets=deeplabv9"], "--presets has unknown ['deeplabv9']"),
     (["--threads=0"], "--threads=0 must be positive"),
