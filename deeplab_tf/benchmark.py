@@ -21,6 +21,10 @@ Sub-benchmarks (--what, comma separated):
             OS8 batch 4 and deeplabv3plus_mobilenetv2 at OS16 batch 8, the issue's rows) x
             --training_precisions x --training_xla, one process per configuration
             (deeplab_tf.training.speed: the Keras precision policy is global).
+  crf       DenseCRF seconds per 500x375 image (21 classes, 10 mean-field iterations) with the
+            v2 ResNet-101 and VGG-16 parameters, one process, and the images/s of a pool of
+            --threads processes (deeplab_tf.postprocess.crf.CRFRefiner). Images (and soft
+            unaries from their ground truth) come from --voc_dir, or are synthetic without it.
 
 Results are printed as a table and written as JSON to --output_json when given.
 """
@@ -36,7 +40,7 @@ from absl import app, flags
 OFFICIAL_INT8 = "deeplabv3_mnv2_pascal_quant.tflite"
 OFFICIAL_FLOAT = "deeplabv3_257_mv_gpu.tflite"
 RUNTIMES = ("keras", "saved_model", "tflite_float", "tflite_int8")
-SUB_BENCHMARKS = ("latency", "pipeline", "training")
+SUB_BENCHMARKS = ("latency", "pipeline", "training", "crf")
 
 
 def define_flags():
@@ -67,6 +71,7 @@ def define_flags():
     flags.DEFINE_list("training_xla", ["off", "on"], "training: XLA modes timed (off, on).")
     flags.DEFINE_integer("training_crop", 321, "training: square crop.")
     flags.DEFINE_integer("training_steps", 3, "training: timed steps after the traced one.")
+    flags.DEFINE_integer("crf_images", 8, "crf: images refined per measurement.")
 
 
 FLAGS = flags.FLAGS
@@ -301,6 +306,57 @@ def training(configs, precisions, xla_modes, crop, steps, log=print):
     return rows
 
 
+def _crf_inputs(voc_dir, count, size=(375, 500), num_classes=21):
+    """`count` (uint8 image [375, 500, 3], probabilities [375, 500, 21]) pairs."""
+    import glob
+    import numpy as np
+    from PIL import Image
+    from deeplab_tf.postprocess.crf import probabilities_from_labels
+    pairs = []
+    if voc_dir:
+        root = os.path.join(voc_dir, "VOCdevkit", "VOC2012")
+        for path in sorted(glob.glob(os.path.join(root, "JPEGImages", "*.jpg"))):
+            name = os.path.splitext(os.path.basename(path))[0]
+            label_path = os.path.join(root, "SegmentationClassRaw", name + ".png")
+            if not os.path.exists(label_path):
+                continue
+            image = Image.open(path).convert("RGB").resize(size[::-1], Image.BILINEAR)
+            label = Image.open(label_path).resize(size[::-1], Image.NEAREST)
+            pairs.append((np.asarray(image), probabilities_from_labels(
+                np.asarray(label), num_classes, unknown=255)))
+    if not pairs:  # smooth synthetic image with blocky labels
+        rng = np.random.RandomState(0)
+        image = np.clip(rng.normal(128, 40, size + (3,)), 0, 255).astype(np.uint8)
+        label = np.kron(rng.randint(0, num_classes, (15, 20)), np.ones((25, 25), int))
+        pairs.append((image, probabilities_from_labels(label, num_classes)))
+    return [pairs[i % len(pairs)] for i in range(count)]
+
+
+def crf(voc_dir, count, processes):
+    """Serial seconds per image and pool images/s, per v2 parameter set."""
+    from deeplab_tf.postprocess import crf as crf_lib
+    pairs = _crf_inputs(voc_dir, count)
+    images, probs = [p[0] for p in pairs], [p[1] for p in pairs]
+    rows = []
+    for backbone in ("resnet101", "vgg16"):
+        params = crf_lib.default_params(backbone)
+        serial = []
+        for image, prob in pairs:
+            start = time.process_time()
+            crf_lib.dense_crf(image, prob, params)
+            serial.append(time.process_time() - start)
+        with crf_lib.CRFRefiner(params, processes) as refiner:
+            refiner.refine(images[:processes], probs[:processes])  # start the workers
+            start = time.time()
+            refiner.refine(images, probs)
+            pooled = time.time() - start
+        rows.append({"parameters": backbone, "size": "500x375", "images": count,
+                     "serial_cpu_seconds_median": round(statistics.median(serial), 3),
+                     "pool_processes": processes,
+                     "pool_images_per_second": round(count / pooled, 2)})
+    return rows
+
+
 def _training_table(rows):
     lines = [f"{'preset':28s} {'OS':>3s} {'batch':>5s} {'precision':>15s} {'xla':>5s} "
              f"{'img/s':>8s} {'s/step':>8s} {'CPU s/step':>10s}"]
@@ -339,7 +395,7 @@ def _check_flags():
     if unknown:
         raise ValueError(f"--training_precisions has {unknown}; allowed: none, mixed_float16, "
                          "mixed_bfloat16")
-    for name in ("training_crop", "training_steps"):
+    for name in ("training_crop", "training_steps", "crf_images"):
         if getattr(FLAGS, name) <= 0:
             raise ValueError(f"--{name}={getattr(FLAGS, name)} must be positive")
     for name in ("official_dir", "voc_dir"):
@@ -395,6 +451,12 @@ def main(argv):
                             FLAGS.training_xla, FLAGS.training_crop, FLAGS.training_steps)
             results["training"] = rows
             print(_training_table(rows))
+        if "crf" in FLAGS.what:
+            results["crf"] = crf(FLAGS.voc_dir, FLAGS.crf_images, FLAGS.threads)
+            for row in results["crf"]:
+                print(f"crf {row['parameters']} params, {row['size']}: "
+                      f"{row['serial_cpu_seconds_median']:.2f} CPU s/image serial; pool of "
+                      f"{row['pool_processes']}: {row['pool_images_per_second']:.2f} images/s")
     results["load_average_at_end"] = os.getloadavg()
     print(f"load average at start {results['load_average_at_start']}, at end "
           f"{results['load_average_at_end']}")

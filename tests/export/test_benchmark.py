@@ -65,8 +65,21 @@ def test_training_images_per_second_per_configuration(tmp_path):
     assert "img/s" in result.stdout
 
 
+def test_crf_seconds_per_image_and_pool_rate(tmp_path):
+    voc = SHARED_DATA / "voc"
+    args = ["--what=crf", "--crf_images=2", "--threads=2", f"--output_json={tmp_path / 'o.json'}"]
+    if voc.exists():
+        args.append(f"--voc_dir={voc}")
+    result = run_benchmark(*args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.loads((tmp_path / "o.json").read_text())["crf"]
+    assert [r["parameters"] for r in rows] == ["resnet101", "vgg16"]
+    assert all(r["serial_cpu_seconds_median"] > 0 and r["pool_images_per_second"] > 0
+               and r["size"] == "500x375" for r in rows)
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--what=speed"], "--what=speed; allowed: latency, pipeline, training"),
+    (["--what=speed"], "--what=speed; allowed: latency, pipeline, training, crf"),
     (["--training_configs=deeplabv3_resnet50:8"], "expected PRESET:OUTPUT_STRIDE:BATCH"),
     (["--training_configs=deeplabv9:8:4"], "--training_configs has unknown presets"),
     (["--training_xla=maybe"], "--training_xla has ['maybe']"),
