@@ -106,3 +106,20 @@ def define_export_flags():
     flags.DEFINE_enum("export_quantize", "none", ["none", "fp16", "dynamic", "int8"],
                       "TFLite quantisation of the exported model.")
     flags.DEFINE_string("export_dir", "", "Export folder (default MODEL_DIR/export).")
+
+
+def parse_size(values, flag, allow_square=False):
+    """A list flag "HEIGHT,WIDTH" (or "N" for N,N with allow_square) -> (height, width).
+
+    Raises ValueError naming the flag and its value when it is not two positive integers.
+    """
+    try:
+        sizes = [int(v) for v in values]
+    except ValueError:
+        sizes = []
+    if allow_square and len(sizes) == 1:
+        sizes = sizes * 2
+    if len(sizes) != 2 or min(sizes) < 1:
+        raise ValueError(f"--{flag}={','.join(values)}; expected HEIGHT,WIDTH positive "
+                         "integers, e.g. 513,513")
+    return tuple(sizes)

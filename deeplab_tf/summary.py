@@ -14,25 +14,14 @@ import sys
 
 from absl import app, flags
 
+from deeplab_tf.flags import parse_size
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("preset", None, "Preset name (default: every preset, as a table).")
 flags.DEFINE_list("crop_size", ["513", "513"], "Input HEIGHT,WIDTH (or one number for both).")
 flags.DEFINE_integer("output_stride", None, "8, 16 or 32 (default: the preset's).")
 flags.DEFINE_integer("num_classes", None, "Number of classes (default: the preset's, 21).")
 flags.DEFINE_boolean("json", False, "Print JSON instead of a table.")
-
-
-def _crop_size(values):
-    try:
-        sizes = [int(v) for v in values]
-    except ValueError:
-        sizes = []
-    if len(sizes) == 1:
-        sizes = sizes * 2
-    if len(sizes) != 2 or min(sizes) < 1:
-        raise ValueError(f"--crop_size={','.join(values)!r}: expected HEIGHT,WIDTH positive "
-                         "integers, e.g. 513,513")
-    return tuple(sizes)
 
 
 def _table(rows):
@@ -53,7 +42,7 @@ def main(argv):
     from deeplab_tf.models.presets import PRESETS
     from deeplab_tf.models.summary import summarize
     try:
-        crop = _crop_size(FLAGS.crop_size)
+        crop = parse_size(FLAGS.crop_size, "crop_size", allow_square=True)
         if FLAGS.preset is not None and FLAGS.preset not in PRESETS:
             raise ValueError(f"--preset={FLAGS.preset!r} is unknown; allowed: {sorted(PRESETS)}")
         names = [FLAGS.preset] if FLAGS.preset else sorted(PRESETS)

@@ -15,6 +15,8 @@ import time
 
 from absl import app, flags
 
+from deeplab_tf.flags import parse_size
+
 _VOC_SIZE = (375, 500)   # the usual PASCAL VOC image size (height, width)
 
 
@@ -101,10 +103,9 @@ def define_flags():
 def main(argv):
     del argv
     try:
-        crop = tuple(int(v) for v in FLAGS.crop_size)
-        assert len(crop) == 2 and min(crop) > 0
-    except (ValueError, AssertionError):
-        sys.exit(f"error: --crop_size={','.join(FLAGS.crop_size)}; expected HEIGHT,WIDTH > 0")
+        crop = parse_size(FLAGS.crop_size, "crop_size")
+    except ValueError as error:
+        sys.exit(f"error: {error}")
     result = pipeline_throughput(FLAGS.data_dir, voc_dir=FLAGS.voc_dir,
                                  num_images=FLAGS.num_images, crop_size=crop,
                                  batch_size=FLAGS.batch_size, num_batches=FLAGS.num_batches,

@@ -16,6 +16,7 @@ from absl import app, flags
 from PIL import Image, ImageDraw
 
 from deeplab_tf.data.datasets import DATASETS, get_dataset
+from deeplab_tf.flags import parse_size
 
 
 def overlay(image, label, palette, alpha=0.5):
@@ -73,10 +74,9 @@ def main(argv):
     del argv
     from deeplab_tf.config import DataConfig
     try:
-        crop = tuple(int(v) for v in FLAGS.crop_size)
-        assert len(crop) == 2 and min(crop) > 0
-    except (ValueError, AssertionError):
-        sys.exit(f"error: --crop_size={','.join(FLAGS.crop_size)}; expected HEIGHT,WIDTH > 0")
+        crop = parse_size(FLAGS.crop_size, "crop_size")
+    except ValueError as error:
+        sys.exit(f"error: {error}")
     if FLAGS.num < 1:
         sys.exit(f"error: --num={FLAGS.num} must be >= 1")
     data_dir = FLAGS.data_dir
