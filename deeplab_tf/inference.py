@@ -221,6 +221,7 @@ def resize(x, size, method="bilinear"):
     """[h, w, C] -> [H, W, C] with align_corners=True, half_pixel_centers=False (the official
     resize; the raw ops avoid tf.compat.v1's deprecation warnings)."""
     import tensorflow as tf
+    from deeplab_tf.models.layers import resize_bilinear
     size = tuple(int(s) for s in size)
     if tuple(x.shape[:2]) == size:
         return x
@@ -228,8 +229,7 @@ def resize(x, size, method="bilinear"):
         y = tf.raw_ops.ResizeNearestNeighbor(images=x[None], size=size, align_corners=True,
                                              half_pixel_centers=False)
         return y[0].numpy().astype(x.dtype)
-    y = tf.raw_ops.ResizeBilinear(images=np.asarray(x, np.float32)[None], size=size,
-                                  align_corners=True, half_pixel_centers=False)
+    y = resize_bilinear(np.asarray(x, np.float32)[None], size)
     return y[0].numpy()
 
 

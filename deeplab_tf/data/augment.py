@@ -12,6 +12,8 @@ the mean pixel and the label with 255; random crop; left-right flip with probabi
 """
 import tensorflow as tf
 
+from deeplab_tf.models.layers import resize_bilinear
+
 _PROB_OF_FLIP = 0.5  # official input_preprocess.py _PROB_OF_FLIP
 
 
@@ -31,8 +33,7 @@ def scale_image_and_label(image, label, scale):
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     size = tf.cast(shape * scale, tf.int32)
     # The raw ops expose align_corners (tf.image.resize has no such option).
-    image = tf.raw_ops.ResizeBilinear(images=tf.cast(image, tf.float32)[None], size=size,
-                                      align_corners=True, half_pixel_centers=False)[0]
+    image = resize_bilinear(tf.cast(image, tf.float32)[None], size)[0]
     label = tf.raw_ops.ResizeNearestNeighbor(images=label[None, :, :, None], size=size,
                                              align_corners=True,
                                              half_pixel_centers=False)[0, :, :, 0]
@@ -125,9 +126,7 @@ def train_preprocess(image, label, seed, crop_size=(513, 513), min_scale=0.5, ma
     scale, scaled_h, scaled_w, y, x, flipped = _random_params(
         seed, shape[0], shape[1], crop_size, min_scale, max_scale, scale_step, flip)
     # Casting first is faster than resizing uint8 (same values: the op interpolates in float).
-    scaled = tf.raw_ops.ResizeBilinear(images=tf.cast(image, tf.float32)[None],
-                                       size=tf.stack([scaled_h, scaled_w]),
-                                       align_corners=True, half_pixel_centers=False)[0]
+    scaled = resize_bilinear(tf.cast(image, tf.float32)[None], tf.stack([scaled_h, scaled_w]))[0]
     crop = scaled[y:y + crop_h, x:x + crop_w]
     crop, _ = pad_to_size(crop, None, crop_h, crop_w, mean_pixel, ignore_label)
     # tf.reverse, not crop[:, ::-1]: the negative-stride slice costs ~3 ms per 513x513 crop.

@@ -53,6 +53,20 @@ class Preprocess(keras.layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
+def resize_bilinear(x, size):
+    """The project's one bilinear resize: [B, h, w, C] -> [B, size[0], size[1], C].
+
+    align_corners=True, half_pixel_centers=False, as the official code and TFLite files; the
+    raw op is what tf.compat.v1.image.resize_bilinear runs, without its deprecation warning on
+    every trace. Computed in float32, returned in x's dtype. Used by ResizeBilinear (inside
+    models) and directly by graph code outside models (augmentation, training, inference).
+    """
+    x = tf.convert_to_tensor(x)
+    out = tf.raw_ops.ResizeBilinear(images=tf.cast(x, tf.float32), size=tf.cast(size, tf.int32),
+                                    align_corners=True, half_pixel_centers=False)
+    return tf.cast(out, x.dtype)
+
+
 @keras.saving.register_keras_serializable(package="deeplab_tf")
 class ResizeBilinear(keras.layers.Layer):
     """Bilinear resize with align_corners=True, the way the official code resizes.
@@ -76,12 +90,7 @@ class ResizeBilinear(keras.layers.Layer):
             size = tf.shape(reference)[1:3]
         else:
             x, size = inputs, self.size
-        # The raw op is what tf.compat.v1.image.resize_bilinear runs, without its deprecation
-        # warning on every trace.
-        out = tf.raw_ops.ResizeBilinear(images=tf.cast(x, tf.float32),
-                                        size=tf.cast(size, tf.int32),
-                                        align_corners=True, half_pixel_centers=False)
-        return tf.cast(out, x.dtype)
+        return resize_bilinear(x, size)
 
     def compute_output_shape(self, input_shape):
         if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)):

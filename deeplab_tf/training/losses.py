@@ -16,11 +16,7 @@ has the same number of valid pixels, which is what the official multi-clone code
 """
 import tensorflow as tf
 
-from deeplab_tf.models.layers import ResizeBilinear
-
-
-# Stateless, so one instance serves every call (the project's one resize helper).
-_RESIZE = ResizeBilinear(name="loss_resize_logits")
+from deeplab_tf.models.layers import resize_bilinear
 
 
 def resize_logits(logits, labels):
@@ -28,7 +24,7 @@ def resize_logits(logits, labels):
     logits = tf.cast(logits, tf.float32)
     if (logits.shape[1] is not None and logits.shape[1:3] == labels.shape[1:3]):
         return logits
-    return _RESIZE([logits, labels[..., tf.newaxis]])
+    return resize_bilinear(logits, tf.shape(labels)[1:3])
 
 
 def pixel_losses(logits, labels, *, num_classes, ignore_label=255, class_weights=None):

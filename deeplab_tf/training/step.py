@@ -5,13 +5,10 @@ iterator and returns the global loss (sum over replicas of the per-replica scale
 """
 import tensorflow as tf
 
-from deeplab_tf.models.layers import ResizeBilinear
+from deeplab_tf.models.layers import resize_bilinear
 from deeplab_tf.training import losses as losses_lib
 from deeplab_tf.training.optimization import decayed_kernels, gradient_multipliers
 from deeplab_tf.training.strategy import num_workers
-
-_RESIZE_INPUT = ResizeBilinear(name="train_msc_resize")
-
 
 def scaled_size(size, scale):
     """Official scale_dimension: (dim - 1) * scale + 1 keeps OS*k+1 sizes aligned."""
@@ -30,10 +27,9 @@ def forward(model, images, scales, training):
         x = images
         if scale != 1.0:
             target = scaled_size(size, scale)
-            x = _RESIZE_INPUT([images, tf.zeros(tf.stack([1, target[0], target[1], 1]))])
-            x = tf.ensure_shape(x, [None, None, None, images.shape[-1]])
+            x = resize_bilinear(images, target)
         outputs.append(tf.cast(model(x, training=training), tf.float32))
-    full = [_RESIZE_INPUT([o, images[..., :1]]) for o in outputs]
+    full = [resize_bilinear(o, size) for o in outputs]
     return outputs + [tf.reduce_max(tf.stack(full), axis=0)]
 
 
