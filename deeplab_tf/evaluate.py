@@ -237,6 +237,12 @@ def evaluate(predictor, examples, num_classes, *, class_names, eval_scales=(1.0,
     return result
 
 
+def metrics_line(metrics):
+    """The four FCN metrics in percent on one console line."""
+    return " ".join(f"{key}={100 * metrics[key]:.2f}" for key in
+                    ("pixel_accuracy", "mean_accuracy", "mean_iou", "frequency_weighted_iou"))
+
+
 def markdown_table(metrics, title):
     lines = [f"# {title}", "", "| metric | value (%) |", "|---|---|"]
     for key in ("pixel_accuracy", "mean_accuracy", "mean_iou", "frequency_weighted_iou"):
@@ -330,10 +336,7 @@ def run():
                 "crf": None if crf_params is None else crf_params.__dict__}
     write_outputs(result, FLAGS.output_dir, info.class_names, settings)
     m = result["metrics"]
-    print(f"{result['images']} images{' (+CRF)' if crf_params else ''}: "
-          f"pixel_accuracy={100 * m['pixel_accuracy']:.2f} "
-          f"mean_accuracy={100 * m['mean_accuracy']:.2f} mean_iou={100 * m['mean_iou']:.2f} "
-          f"frequency_weighted_iou={100 * m['frequency_weighted_iou']:.2f}")
+    print(f"{result['images']} images{' (+CRF)' if crf_params else ''}: {metrics_line(m)}")
     if crf_params:
         w = result["without_crf"]
         print(f"without CRF: pixel_accuracy={100 * w['pixel_accuracy']:.2f} "
@@ -377,10 +380,7 @@ def run_distributed(info, scales):
                 "strategy": FLAGS.strategy, "replicas": strategy.num_replicas_in_sync}
     write_outputs(result, FLAGS.output_dir, info.class_names, settings)
     m = result["metrics"]
-    print(f"{strategy.num_replicas_in_sync} replicas: pixel_accuracy="
-          f"{100 * m['pixel_accuracy']:.2f} mean_accuracy={100 * m['mean_accuracy']:.2f} "
-          f"mean_iou={100 * m['mean_iou']:.2f} "
-          f"frequency_weighted_iou={100 * m['frequency_weighted_iou']:.2f}")
+    print(f"{strategy.num_replicas_in_sync} replicas: {metrics_line(m)}")
     print(f"wrote {os.path.join(FLAGS.output_dir, 'metrics.json')}")
 
 
