@@ -6,13 +6,15 @@ and dropout 0.5, fc8 a 1x1 to the classes. Names follow the Caffe prototxt (fc6,
 """
 import keras
 
+from deeplab_tf.models.layers import AtrousConv2D
+
 
 def fc_branch(x, *, num_classes, rate, fc_depth, dropout, suffix=""):
     """fc6 (3x3 dilated) -> fc7 (1x1) -> fc8 (1x1 logits).
 
     [B, h, w, C] -> [B, h, w, num_classes]. suffix names the v2 ASPP branch ("_1", ...).
     """
-    x = keras.layers.Conv2D(fc_depth, 3, dilation_rate=rate, padding="same", activation="relu",
+    x = AtrousConv2D(fc_depth, 3, dilation_rate=rate, padding="same", activation="relu",
                             name=f"fc6{suffix}")(x)
     x = keras.layers.Dropout(dropout, name=f"drop6{suffix}")(x)
     x = keras.layers.Conv2D(fc_depth, 1, activation="relu", name=f"fc7{suffix}")(x)

@@ -11,6 +11,7 @@ logits, fused by summation.
 import keras
 
 from deeplab_tf.models.deeplab_v1 import fc_branch
+from deeplab_tf.models.layers import AtrousConv2D
 from deeplab_tf.models.naming import keras_name
 
 BRANCH_FORMS = ("vgg", "resnet")
@@ -34,8 +35,8 @@ def aspp_sum_head(endpoints, *, num_classes, atrous_rates, branch_form, fc_depth
             names.append(f"fc8{suffix}")
         else:
             scope = "logits/semantic" + (f"_{i}" if i else "")
-            branches.append(keras.layers.Conv2D(num_classes, 3, dilation_rate=rate,
-                                                padding="same", name=keras_name(scope))(features))
+            branches.append(AtrousConv2D(num_classes, 3, dilation_rate=rate,
+                                        padding="same", name=keras_name(scope))(features))
             names.append(keras_name(scope))
     if len(branches) == 1:
         return branches[0], names

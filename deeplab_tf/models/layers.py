@@ -6,6 +6,7 @@ from get_config, so models round-trip through .keras files.
 import keras
 import tensorflow as tf
 
+from deeplab_tf.models.atrous_conv import AtrousConv2D
 from deeplab_tf.models.naming import keras_name
 
 # Preprocessing modes, one per backbone family (official research/deeplab/core/
@@ -51,6 +52,47 @@ class Preprocess(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="deeplab_tf")
+class BatchNorm(keras.layers.BatchNormalization):
+    """keras.layers.BatchNormalization that runs as TF's fused kernel on NHWC tensors.
+
+    Keras 3 builds BatchNorm from elementwise ops (casts to float32, moments, normalise, cast
+    back), and their gradients as many more; the fused kernel (what the official slim code
+    ran, `fused=True`) does each direction in one pass and keeps bfloat16 activations in
+    bfloat16 with float32 statistics. Same variables, same moving-average rule
+    (moving = moving * momentum + batch * (1 - momentum), with the biased batch variance as
+    Keras), same training/trainable semantics. Falls back to Keras' implementation where the
+    fused kernel cannot do the same thing: cross-replica (synchronized) statistics, masks,
+    renorm, axes other than the last, ranks other than 4, float64, other backends.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if (mask is not None or self.synchronized or self.renorm or not (self.center and self.scale)
+                or len(inputs.shape) != 4 or self.axis not in (-1, 3)
+                or inputs.dtype not in (tf.float16, tf.bfloat16, tf.float32)
+                or keras.backend.backend() != "tensorflow"):
+            return super().call(inputs, training=training, mask=mask)
+        x = inputs
+        # The fused kernel refuses epsilon below 1.001e-5 and tf.compat.v1.nn.fused_batch_norm
+        # raises it to that (so did the official fused slim BatchNorm: ResNet's 1e-5).
+        if training and self.trainable:
+            y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+                x, self.gamma, self.beta, epsilon=self.epsilon, data_format="NHWC",
+                is_training=True)
+            # The kernel returns the Bessel-corrected variance; Keras averages the biased one.
+            count = tf.cast(tf.size(x) // tf.shape(x)[-1], variance.dtype)
+            variance = variance * (count - 1.0) / tf.maximum(count, 2.0)
+            self.moving_mean.assign(
+                self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+            self.moving_variance.assign(
+                self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        else:
+            y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                x, self.gamma, self.beta, mean=self.moving_mean, variance=self.moving_variance,
+                epsilon=self.epsilon, data_format="NHWC", is_training=False)
+        return tf.cast(y, self.compute_dtype)
 
 
 def resize_bilinear(x, size):
@@ -120,11 +162,11 @@ def conv_bn(x, filters, kernel_size, *, name, bn, stride=1, rate=1, activation="
     """
     if use_bias is None:
         use_bias = not use_batch_norm
-    x = keras.layers.Conv2D(
+    x = AtrousConv2D(
         filters, kernel_size, strides=stride, dilation_rate=rate, padding="same",
         use_bias=use_bias, name=keras_name(name))(x)
     if use_batch_norm:
-        x = keras.layers.BatchNormalization(
+        x = BatchNorm(
             momentum=bn["momentum"], epsilon=bn["epsilon"], name=keras_name(name, "BatchNorm"))(x)
     return activate(x, activation, name)
 
@@ -169,7 +211,7 @@ def conv2d_same(x, filters, kernel_size, *, name, bn, stride=1, rate=1, activati
     x = fixed_padding(x, kernel_size, rate, keras_name(name, "pad"))
     x = keras.layers.Conv2D(filters, kernel_size, strides=stride, dilation_rate=rate,
                             padding="valid", use_bias=False, name=keras_name(name))(x)
-    x = keras.layers.BatchNormalization(
+    x = BatchNorm(
         momentum=bn["momentum"], epsilon=bn["epsilon"], name=keras_name(name, "BatchNorm"))(x)
     return activate(x, activation, name)
 
@@ -191,7 +233,7 @@ def separable_conv_bn(x, filters, *, name, bn, kernel_size=3, stride=1, rate=1,
     x = keras.layers.DepthwiseConv2D(
         kernel_size, strides=stride, dilation_rate=rate, padding=padding, use_bias=False,
         name=keras_name(name + "_depthwise"))(x)
-    x = keras.layers.BatchNormalization(
+    x = BatchNorm(
         momentum=bn["momentum"], epsilon=bn["epsilon"],
         name=keras_name(name + "_depthwise", "BatchNorm"))(x)
     x = activate(x, depthwise_activation, name + "_depthwise")

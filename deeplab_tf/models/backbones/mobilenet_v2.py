@@ -18,7 +18,7 @@ _make_divisible(in_channels * 6, 8) in every case (expand_input_by_factor's defa
 """
 import keras
 
-from deeplab_tf.models.layers import activate, conv_bn
+from deeplab_tf.models.layers import BatchNorm, activate, conv_bn
 from deeplab_tf.models.naming import keras_name
 
 SCOPE = "MobilenetV2"
@@ -108,7 +108,7 @@ def _expanded_conv(x, index, inner, out_channels, stride, rate, bn):
     x = keras.layers.DepthwiseConv2D(
         3, strides=stride, dilation_rate=rate, padding="same", use_bias=False,
         name=keras_name(scope, "depthwise"))(x)
-    x = keras.layers.BatchNormalization(
+    x = BatchNorm(
         momentum=bn["momentum"], epsilon=bn["epsilon"],
         name=keras_name(scope, "depthwise/BatchNorm"))(x)
     depthwise_output = activate(x, "relu6", f"{scope}/depthwise")

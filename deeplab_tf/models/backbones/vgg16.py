@@ -9,7 +9,7 @@ which match the Caffe layer names conv1_1 ... conv5_3.
 import keras
 
 from deeplab_tf.models.backbones.atrous import AtrousRule
-from deeplab_tf.models.layers import scaled_channels
+from deeplab_tf.models.layers import AtrousConv2D, scaled_channels
 from deeplab_tf.models.naming import keras_name
 
 # (number of 3x3 convs, channels) per stage: VGG-16 configuration D (Simonyan & Zisserman).
@@ -33,7 +33,7 @@ def build_vgg16(x, *, output_stride, bn=None, width_multiplier=1.0, scope="vgg_1
         # The rate of this stage's convs is the rate accumulated by the skipped pool strides.
         rate = rule.rate
         for i in range(1, num_convs + 1):
-            x = keras.layers.Conv2D(
+            x = AtrousConv2D(
                 scaled_channels(channels, width_multiplier), 3, padding="same",
                 dilation_rate=rate, activation="relu",
                 name=keras_name(scope, f"conv{stage}", f"conv{stage}_{i}"))(x)
