@@ -20,7 +20,12 @@ Sub-benchmarks (--what, comma separated):
             --training_configs entry PRESET:OUTPUT_STRIDE:BATCH (default deeplabv3_resnet50 at
             OS8 batch 4 and deeplabv3plus_mobilenetv2 at OS16 batch 8, the issue's rows) x
             --training_precisions x --training_xla, one process per configuration
-            (deeplab_tf.training.speed: the Keras precision policy is global).
+            (deeplab_tf.training.speed: the Keras precision policy is global). With
+            --torchvision_python=PYTHON (an interpreter with torch and torchvision), the
+            issue's reference, torchvision's deeplabv3_resnet50, is timed the same way in the
+            same run for each deeplabv3_resnet50 OS8 entry (float32 for "none", bfloat16
+            autocast for the mixed precisions; deeplab_tf/training/torchvision_reference.py),
+            and each of our rows gets its ratio to it.
   crf       DenseCRF seconds per 500x375 image (21 classes, 10 mean-field iterations) with the
             v2 ResNet-101 and VGG-16 parameters, one process, and the images/s of a pool of
             --threads processes (deeplab_tf.postprocess.crf.CRFRefiner). Images (and soft
@@ -71,6 +76,9 @@ def define_flags():
     flags.DEFINE_list("training_xla", ["off", "on"], "training: XLA modes timed (off, on).")
     flags.DEFINE_integer("training_crop", 321, "training: square crop.")
     flags.DEFINE_integer("training_steps", 3, "training: timed steps after the traced one.")
+    flags.DEFINE_string("torchvision_python", None,
+                        "training: a Python with torch and torchvision; also times torchvision's "
+                        "deeplabv3_resnet50 in this run (the issue's reference).")
     flags.DEFINE_integer("crf_images", 8, "crf: images refined per measurement.")
 
 
@@ -306,6 +314,45 @@ def training(configs, precisions, xla_modes, crop, steps, log=print):
     return rows
 
 
+TORCHVISION_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "training",
+                                  "torchvision_reference.py")
+
+
+def torchvision_reference(python, configs, precisions, crop, steps, threads, log=print):
+    """torchvision's deeplabv3_resnet50 train step (the issue's reference) per matching config.
+
+    Only deeplabv3_resnet50 at output stride 8 has a torchvision twin. "none" is timed in
+    float32, the mixed policies with bfloat16 autocast.
+    """
+    import subprocess
+    rows = []
+    torch_precisions = sorted({"float32" if p == "none" else "bfloat16" for p in precisions})
+    for preset, output_stride, batch in configs:
+        if (preset, output_stride) != ("deeplabv3_resnet50", 8):
+            continue
+        for precision in torch_precisions:
+            log(f"timing torchvision deeplabv3_resnet50 batch {batch} {precision}")
+            cmd = [python, TORCHVISION_SCRIPT, f"--batch={batch}", f"--crop={crop}",
+                   f"--precision={precision}", f"--steps={steps}", f"--threads={threads}"]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
+            if done.returncode or not lines:
+                tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                raise RuntimeError(f"torchvision reference ({python}) failed: {tail}")
+            rows.append(json.loads(lines[-1]))
+    return rows
+
+
+def _add_ratios(rows, reference_rows):
+    """Each of our deeplabv3_resnet50 OS8 rows gets images/s divided by torchvision's."""
+    reference = {(r["batch"], r["mixed_precision"]): r["images_per_second"]
+                 for r in reference_rows}
+    for row in rows:
+        key = (row["batch"], "float32" if row["mixed_precision"] == "none" else "bfloat16")
+        if (row["preset"], row["output_stride"]) == ("deeplabv3_resnet50", 8) and key in reference:
+            row["ratio_vs_torchvision"] = round(row["images_per_second"] / reference[key], 2)
+
+
 def _crf_inputs(voc_dir, count, size=(375, 500), num_classes=21):
     """`count` (uint8 image [375, 500, 3], probabilities [375, 500, 21]) pairs."""
     import glob
@@ -358,13 +405,15 @@ def crf(voc_dir, count, processes):
 
 
 def _training_table(rows):
-    lines = [f"{'preset':28s} {'OS':>3s} {'batch':>5s} {'precision':>15s} {'xla':>5s} "
+    lines = [f"{'preset':30s} {'OS':>3s} {'batch':>5s} {'precision':>15s} {'xla':>5s} "
              f"{'img/s':>8s} {'s/step':>8s} {'CPU s/step':>10s}"]
     for r in rows:
-        lines.append(f"{r['preset']:28s} {r['output_stride']:>3d} {r['batch']:>5d} "
+        ratio = (f"  {r['ratio_vs_torchvision']:.2f}x torchvision"
+                 if "ratio_vs_torchvision" in r else "")
+        lines.append(f"{r['preset'][:30]:30s} {r['output_stride']:>3d} {r['batch']:>5d} "
                      f"{r['mixed_precision']:>15s} {str(r['xla']):>5s} "
                      f"{r['images_per_second']:>8.3f} {r['seconds_per_step']:>8.2f} "
-                     f"{r['cpu_seconds_per_step']:>10.2f}")
+                     f"{r['cpu_seconds_per_step']:>10.2f}{ratio}")
     return "\n".join(lines)
 
 
@@ -398,6 +447,10 @@ def _check_flags():
     for name in ("training_crop", "training_steps", "crf_images"):
         if getattr(FLAGS, name) <= 0:
             raise ValueError(f"--{name}={getattr(FLAGS, name)} must be positive")
+    python = FLAGS.torchvision_python
+    if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
+        raise FileNotFoundError(f"--torchvision_python={python} is not an executable file "
+                                "(expected a Python interpreter with torch and torchvision)")
     for name in ("official_dir", "voc_dir"):
         if getattr(FLAGS, name) and not os.path.isdir(getattr(FLAGS, name)):
             raise FileNotFoundError(f"--{name}={getattr(FLAGS, name)} is not a folder")
@@ -449,6 +502,13 @@ def main(argv):
         if "training" in FLAGS.what:
             rows = training(_training_configs(FLAGS.training_configs), FLAGS.training_precisions,
                             FLAGS.training_xla, FLAGS.training_crop, FLAGS.training_steps)
+            if FLAGS.torchvision_python:
+                reference = torchvision_reference(
+                    FLAGS.torchvision_python, _training_configs(FLAGS.training_configs),
+                    FLAGS.training_precisions, FLAGS.training_crop, FLAGS.training_steps,
+                    FLAGS.threads)
+                _add_ratios(rows, reference)
+                rows = rows + reference
             results["training"] = rows
             print(_training_table(rows))
         if "crf" in FLAGS.what:

@@ -87,6 +87,8 @@ def test_crf_seconds_per_image_and_pool_rate(tmp_path):
     (["--presets=deeplabv9"], "--presets has unknown ['deeplabv9']"),
     (["--threads=0"], "--threads=0 must be positive"),
     (["--official_dir=/nonexistent"], "--official_dir=/nonexistent is not a folder"),
+    (["--what=training", "--torchvision_python=/nonexistent/python"],
+     "--torchvision_python=/nonexistent/python is not an executable file"),
 ])
 def test_bad_flags_give_one_line_errors(args, message):
     result = run_benchmark(*args)
@@ -103,3 +105,23 @@ def test_head_to_head_times_each_file(tmp_path):
                              argmax=True)
     result = benchmark.head_to_head({"a": a, "b": b}, threads=1, runs=3, warmup=1)
     assert set(result) == {"a", "b"} and min(result.values()) > 0
+
+
+def test_torchvision_reference_names_the_interpreter_that_lacks_torch():
+    # This environment has no torch: the reference run must fail loudly, not be skipped.
+    with pytest.raises(RuntimeError, match=r"torchvision reference .* failed: .*torch"):
+        benchmark.torchvision_reference(sys.executable, [("deeplabv3_resnet50", 8, 1)],
+                                        ["none"], crop=33, steps=1, threads=1, log=lambda _: None)
+
+
+def test_only_resnet50_os8_rows_get_a_torchvision_ratio():
+    ours = [{"preset": "deeplabv3_resnet50", "output_stride": 8, "batch": 4,
+             "mixed_precision": "none", "images_per_second": 0.9},
+            {"preset": "deeplabv3_resnet50", "output_stride": 8, "batch": 4,
+             "mixed_precision": "mixed_bfloat16", "images_per_second": 1.5},
+            {"preset": "deeplabv3plus_mobilenetv2", "output_stride": 16, "batch": 8,
+             "mixed_precision": "none", "images_per_second": 4.0}]
+    reference = [{"batch": 4, "mixed_precision": "float32", "images_per_second": 0.45},
+                 {"batch": 4, "mixed_precision": "bfloat16", "images_per_second": 1.0}]
+    benchmark._add_ratios(ours, reference)
+    assert [r.get("ratio_vs_torchvision") for r in ours] == [2.0, 1.5, None]
