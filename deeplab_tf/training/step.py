@@ -37,7 +37,7 @@ def make_train_step(model, optimizer, config, strategy, *, num_classes, ignore_l
     """Returns train_step(iterator) -> dict(loss=, regularization=) (global, float32).
 
     `iterator` yields this worker's batch (global batch / number of workers); local replica r
-    trains on slice r of it.
+    receives and trains on slice r of it.
 
     Loss convention (see losses.py): per micro-batch the summed per-pixel losses of every
     output scale, divided by the replica batch's valid-pixel count (or, with hard-pixel mining,
@@ -77,15 +77,22 @@ def make_train_step(model, optimizer, config, strategy, *, num_classes, ignore_l
 
     local_replicas = max(strategy.num_replicas_in_sync // num_workers(strategy), 1)
 
+    def split(batch):
+        """The worker batch as per-replica values: local replica r gets slice r, and only that
+        slice is copied to its device."""
+        if local_replicas == 1:
+            return batch
+
+        def value_fn(context):
+            index = context.replica_id_in_sync_group % local_replicas
+            per = tf.shape(batch["image"])[0] // local_replicas
+            return {k: v[index * per:(index + 1) * per] for k, v in batch.items()}
+
+        return strategy.experimental_distribute_values_from_function(value_fn)
+
     def replica_step(batch):
         images = tf.cast(batch["image"], tf.float32)
         labels = tf.cast(batch["label"], tf.int32)
-        if local_replicas > 1:  # this replica's slice of the worker batch
-            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-            index = tf.math.floormod(replica, local_replicas)
-            per = tf.shape(images)[0] // local_replicas
-            images = images[index * per:(index + 1) * per]
-            labels = labels[index * per:(index + 1) * per]
         top_k = (losses_lib.top_k_fraction(optimizer.iterations, config.top_k_percent_pixels,
                                            config.hard_example_mining_step)
                  if use_top_k else 1.0)
@@ -113,10 +120,10 @@ def make_train_step(model, optimizer, config, strategy, *, num_classes, ignore_l
 
     @tf.function
     def train_step(iterator):
-        # The worker batch comes from one plain (checkpointable) iterator and every local
-        # replica takes its slice: tf.distribute's own distributed iterators cannot be saved
-        # in a checkpoint, and exact resume needs the input position.
-        per_replica = strategy.run(replica_step, args=(next(iterator),))
+        # The worker batch comes from one plain (checkpointable) iterator and is split here
+        # into one slice per local replica: tf.distribute's own distributed iterators cannot
+        # be saved in a checkpoint, and exact resume needs the input position.
+        per_replica = strategy.run(replica_step, args=(split(next(iterator)),))
         return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
                 for k, v in per_replica.items()}
 

@@ -21,6 +21,8 @@ from deeplab_tf.training.loop import train  # noqa: E402
 from deeplab_tf.training.strategy import make_strategy  # noqa: E402
 
 GLOBAL_BATCH, STEPS = 4, 2
+# Dilated ASPP branches, so the CPU training path of AtrousConv2D runs under both strategies.
+ATROUS_RATES = (2, 3)
 rng = np.random.RandomState(0)
 IMAGES = rng.uniform(0, 255, [GLOBAL_BATCH * STEPS, 33, 33, 3]).astype("float32")
 LABELS = (IMAGES[..., 0] // 86).astype("int32")   # no ignore pixels: equal counts per replica
@@ -35,7 +37,8 @@ def run(strategy_name, model_dir, initial):
     strategy = make_strategy(strategy_name)
     with strategy.scope():
         model = deeplab_tf.build_model("deeplabv3_mobilenetv2", num_classes=3,
-                                       width_multiplier=0.125, aspp_depth=8, dropout=0.0)
+                                       width_multiplier=0.125, aspp_depth=8, dropout=0.0,
+                                       atrous_rates=ATROUS_RATES)
         model.set_weights(initial)
     config = TrainConfig(model_dir=model_dir, train_steps=STEPS, base_learning_rate=0.005,
                          checkpoint_every=100, log_every=1, summary_every=100,
@@ -49,7 +52,8 @@ def run(strategy_name, model_dir, initial):
 def main(work):
     keras.utils.set_random_seed(0)
     initial = deeplab_tf.build_model("deeplabv3_mobilenetv2", num_classes=3,
-                                     width_multiplier=0.125, aspp_depth=8, dropout=0.0).get_weights()
+                                     width_multiplier=0.125, aspp_depth=8, dropout=0.0,
+                                     atrous_rates=ATROUS_RATES).get_weights()
     n1, loss1, w1 = run("default", f"{work}/one", initial)
     n2, loss2, w2 = run("mirrored", f"{work}/two", initial)
     # Relative difference of the updates (w - w0) of every weight, worst case.
