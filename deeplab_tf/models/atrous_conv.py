@@ -8,11 +8,13 @@ BUILD_NOTES.md, "Training speed"):
   convolution -> BatchToSpaceND. With a large rate on a small map (rate 36 on 41x41) that grid
   is mostly padding and the convolution runs on thousands of 2x2 tiles: 2.6 s instead of 0.05 s
   in float32. tf.nn.conv2d with `dilations` is the same arithmetic as one native kernel.
-* In bfloat16, oneDNN's AMX kernels handle dilation well only in the backward-data direction:
-  the forward takes 160-300 ms at rates 4-36 (30 ms at rate 1) and the filter gradient 150-640
-  ms. The transposed convolution (backward data) with the flipped kernel computes the same
-  forward in ~30 ms, and the filter gradient is nine matrix products of shifted views (one per
-  kernel tap, taps that only ever see padding skipped) in 16-90 ms.
+* In bfloat16, oneDNN's AMX kernels handle dilation well only in the backward-data direction
+  (~35 ms at every rate): the forward takes 160-330 ms at rates 4-36 (33 ms at rate 1-2) and
+  the filter gradient 150-640 ms. Both are sums over the nine kernel taps of matrix products
+  on shifted views of the input, and a tap whose view lies in the padding drops out: 18-67 ms
+  for the forward, 16-90 ms for the filter gradient. In float32 the native kernels are fine,
+  except the filter gradient when a quarter or more of the tap positions read padding (rates
+  near the map size: 60 ms instead of 330 ms at rate 36), where the per-tap products win.
 
 So: inference, export and every non-CPU device run plain tf.nn.conv2d (TFLite gets a dilated
 CONV_2D); training on a CPU-only machine runs `_atrous_conv_for_training`, whose outputs and
@@ -73,24 +75,21 @@ def _conv_same_odd(x, kernel, rate):
     dilations = [1, rate_h, rate_w, 1]
     sixteen_bit = x.dtype in _SIXTEEN_BIT
 
+    static = x.shape[1] is not None and x.shape[2] is not None
+
     @tf.custom_gradient
     def conv(x, kernel):
-        if sixteen_bit:
-            # out[p] = sum_t x[p + t*rate] W[t] is the transposed convolution of x with the
-            # kernel flipped in space and with input/output channels swapped.
-            flipped = tf.transpose(tf.reverse(kernel, axis=[0, 1]), [0, 1, 3, 2])
-            out_shape = tf.concat([tf.shape(x)[:3], tf.shape(kernel)[3:]], axis=0)
-            y = tf.raw_ops.Conv2DBackpropInput(
-                input_sizes=out_shape, filter=flipped, out_backprop=x, strides=[1, 1, 1, 1],
-                padding="SAME", dilations=dilations)
+        if static and sixteen_bit and max(rate) >= 4:
+            y = _conv_by_taps(x, kernel, rate)
         else:
             y = tf.nn.conv2d(x, kernel, strides=1, padding="SAME", dilations=dilations)
 
         def grad(dy):
+            # What TensorFlow's registered Conv2D gradient computes for the input; oneDNN runs
+            # this direction well at any rate.
             dx = tf.raw_ops.Conv2DBackpropInput(
                 input_sizes=tf.shape(x), filter=kernel, out_backprop=dy, strides=[1, 1, 1, 1],
                 padding="SAME", dilations=dilations)
-            static = x.shape[1] is not None and x.shape[2] is not None
             if static and (sixteen_bit or _tap_overlap(x.shape, kernel.shape, rate) < 0.75):
                 dkernel = _filter_grad_by_taps(x, dy, kernel.shape, rate)
             else:
@@ -123,6 +122,27 @@ def _tap_overlap(x_shape, kernel_shape, rate):
     cols = sum(max(0, end - first) for _, first, end in _tap_offsets(width, kernel_shape[1],
                                                                     rate[1]))
     return rows * cols / (kernel_shape[0] * kernel_shape[1] * height * width)
+
+
+def _conv_by_taps(x, kernel, rate):
+    """The "SAME" dilated convolution as one [N, Cin] x [Cin, Cout] product per kernel tap on
+    the overlapping views, each padded back to the full map and summed. Needs static H, W."""
+    height, width = x.shape[1], x.shape[2]
+    channels_in, channels_out = kernel.shape[2], kernel.shape[3]
+    batch = tf.shape(x)[0]
+    out = None
+    for i, (di, h0, h1) in enumerate(_tap_offsets(height, kernel.shape[0], rate[0])):
+        for j, (dj, w0, w1) in enumerate(_tap_offsets(width, kernel.shape[1], rate[1])):
+            if h1 <= h0 or w1 <= w0:
+                continue  # this tap only ever reads padding
+            x_view = tf.reshape(x[:, h0 + di:h1 + di, w0 + dj:w1 + dj, :], [-1, channels_in])
+            # Summed in float32: one rounding to x.dtype at the end, as a convolution kernel.
+            y = tf.cast(tf.reshape(tf.matmul(x_view, kernel[i, j]),
+                                   [batch, h1 - h0, w1 - w0, channels_out]), tf.float32)
+            if (h0, h1, w0, w1) != (0, height, 0, width):
+                y = tf.pad(y, [[0, 0], [h0, height - h1], [w0, width - w1], [0, 0]])
+            out = y if out is None else out + y
+    return tf.cast(out, x.dtype)
 
 
 def _filter_grad_by_taps(x, dy, kernel_shape, rate):

@@ -18,12 +18,17 @@ def _forward_and_grads(fn, x, w, dtype):
     with tf.GradientTape() as tape:
         xa, wa = tf.cast(x, dtype), tf.cast(w, dtype)
         tape.watch([xa, wa])
-        y = tf.cast(fn(xa, wa), tf.float32)
-        loss = tf.reduce_sum(y * tf.sin(y))  # a non-linear loss, so dy is not constant
-    return [tf.cast(t, tf.float32).numpy() for t in [y, *tape.gradient(loss, [xa, wa])]]
+        y = fn(xa, wa)
+    # A fixed random upstream gradient: both implementations get the same dy, so the gradients
+    # compare the backward passes alone (a loss of y would amplify forward rounding).
+    dy = tf.cast(tf.random.stateless_normal(y.shape, seed=[1, 2]), dtype)
+    grads = tape.gradient(y, [xa, wa], output_gradients=dy)
+    return [tf.cast(t, tf.float32).numpy() for t in [y, *grads]]
 
 
-@pytest.mark.parametrize("dtype,rtol", [(tf.float32, 1e-5), (tf.bfloat16, 1e-2)])
+# bfloat16 against the float32 reference: about two bfloat16 roundings (2**-8 each); Keras'
+# own bfloat16 convolution is 2.6e-3 to 5.3e-3 away on these cases, ours 2.6e-3 to 5.3e-3.
+@pytest.mark.parametrize("dtype,rtol", [(tf.float32, 1e-5), (tf.bfloat16, 8e-3)])
 @pytest.mark.parametrize("size,rate", [((21, 21), (2, 2)), ((21, 17), (6, 6)),
                                        ((21, 21), (18, 18)), ((9, 13), (5, 3)),
                                        ((7, 7), (24, 24))])
@@ -32,7 +37,7 @@ def test_training_path_matches_conv2d(dtype, rtol, size, rate):
     x = tf.constant(rng.randn(2, *size, 32).astype("float32"))
     w = tf.constant(rng.randn(3, 3, 32, 16).astype("float32"))
     reference = _forward_and_grads(
-        lambda a, b: tf.nn.conv2d(a, b, 1, "SAME", dilations=list(rate)), x, w, dtype)
+        lambda a, b: tf.nn.conv2d(a, b, 1, "SAME", dilations=list(rate)), x, w, tf.float32)
     ours = _forward_and_grads(
         lambda a, b: _atrous_conv_for_training(a, b, rate, "SAME"), x, w, dtype)
     for name, ref, got in zip(("output", "d_input", "d_kernel"), reference, ours):
