@@ -160,8 +160,8 @@ def final_evaluation(model, data, eval_config, dataset_info, num_classes, eval_d
     flips; the confusion matrix summed over the whole split), written the way `evaluate` writes
     it: metrics.json, metrics.md, confusion_matrix.png and image | prediction | truth panels."""
     import numpy as np
-    from deeplab_tf import evaluate as evaluate_lib
-    from deeplab_tf.inference import predictor_from_keras
+    from deeplab_tf import evaluation as evaluate_lib
+    from deeplab_tf.predictors import predictor_from_keras
     names = class_names_for(dataset_info, num_classes)
     result = evaluate_lib.evaluate(
         predictor_from_keras(model), evaluate_lib.record_examples(data, eval_config.split),
