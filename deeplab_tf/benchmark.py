@@ -42,9 +42,9 @@ import time
 
 from absl import app, flags
 
-OFFICIAL_INT8 = "deeplabv3_mnv2_pascal_quant.tflite"
-OFFICIAL_FLOAT = "deeplabv3_257_mv_gpu.tflite"
-RUNTIMES = ("keras", "saved_model", "tflite_float", "tflite_int8")
+from deeplab_tf.exporters.latency import RUNTIMES, latency, latency_table
+from deeplab_tf.training import speed
+
 SUB_BENCHMARKS = ("latency", "pipeline", "training", "crf")
 
 
@@ -59,17 +59,19 @@ def define_flags():
     flags.DEFINE_integer("runs", 20, "Timed runs per model (the median is reported).")
     flags.DEFINE_integer("warmup", 3, "Untimed runs first.")
     flags.DEFINE_string("official_dir", None, "Folder with the official TFLite files.")
-    flags.DEFINE_string("voc_dir", None, "Raw VOC folder: int8 calibration crops come from the data "
-                        "pipeline over it (default: random images) and the pipeline benchmark "
-                        "repeats its images.")
+    flags.DEFINE_string("voc_dir", None, "Raw VOC folder: int8 calibration crops come from the "
+                        "data pipeline over it (default: random images) and the pipeline "
+                        "benchmark repeats its images.")
     flags.DEFINE_integer("calibration_images", 8, "int8 calibration images.")
-    flags.DEFINE_string("work_dir", None, "Where exports are written (default: a temporary folder).")
+    flags.DEFINE_string("work_dir", None,
+                        "Where exports are written (default: a temporary folder).")
     flags.DEFINE_string("output_json", None, "Write the results here as JSON.")
     flags.DEFINE_integer("pipeline_images", 256, "pipeline: records made from --voc_dir images.")
     flags.DEFINE_integer("pipeline_batch_size", 8, "pipeline: batch size.")
     flags.DEFINE_integer("pipeline_batches", 50, "pipeline: batches per timed run.")
     flags.DEFINE_integer("pipeline_runs", 5, "pipeline: timed runs (median reported).")
-    flags.DEFINE_list("training_configs", ["deeplabv3_resnet50:8:4", "deeplabv3plus_mobilenetv2:16:8"],
+    flags.DEFINE_list("training_configs",
+                      ["deeplabv3_resnet50:8:4", "deeplabv3plus_mobilenetv2:16:8"],
                       "training: PRESET:OUTPUT_STRIDE:BATCH entries.")
     flags.DEFINE_list("training_precisions", ["none", "mixed_bfloat16"],
                       "training: Keras precision policies (none = float32).")
@@ -86,273 +88,8 @@ FLAGS = flags.FLAGS
 
 
 # ---------------------------------------------------------------------------------------------
-# Timing
-# ---------------------------------------------------------------------------------------------
-def time_call(fn, runs, warmup):
-    """Median and minimum wall-clock milliseconds of fn() over `runs` calls after `warmup`."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return {"median_ms": statistics.median(times), "min_ms": min(times), "runs": len(times)}
-
-
-def _invoke_ms(path, threads, runs, warmup):
-    """LiteRT invoke alone (input already set), with the default XNNPACK delegate."""
-    import numpy as np
-    from ai_edge_litert.interpreter import Interpreter
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
-    detail = interpreter.get_input_details()[0]
-    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-    return time_call(interpreter.invoke, runs, warmup)["median_ms"]
-
-
-def head_to_head(paths, threads, runs, warmup):
-    """Median LiteRT invoke ms of several .tflite files timed in alternation.
-
-    Alternating one invoke of each file per round cancels the drift of a shared machine's load,
-    which separate timing loops minutes apart do not.
-    """
-    import numpy as np
-    from ai_edge_litert.interpreter import Interpreter
-    interpreters = {}
-    for name, path in paths.items():
-        interpreter = Interpreter(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
-        detail = interpreter.get_input_details()[0]
-        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-        for _ in range(warmup):
-            interpreter.invoke()
-        interpreters[name] = interpreter
-    times = {name: [] for name in paths}
-    for _ in range(runs):
-        for name, interpreter in interpreters.items():
-            start = time.perf_counter()
-            interpreter.invoke()
-            times[name].append((time.perf_counter() - start) * 1000.0)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
-def _time_predictor(path, size, threads, runs, warmup, **load_kwargs):
-    import numpy as np
-    from deeplab_tf import inference
-    predictor = inference.load_predictor(path, num_threads=threads, **load_kwargs)
-    height, width = predictor.fixed_size or (size, size)
-    batch = np.random.default_rng(0).uniform(0, 255, (1, height, width, 3)).astype(np.float32)
-    result = time_call(lambda: predictor.run(batch), runs, warmup)
-    result["input"] = f"{height}x{width}"
-    if str(path).endswith(".tflite"):
-        result["invoke_ms"] = _invoke_ms(path, threads, runs, warmup)
-    return result
-
-
-# ---------------------------------------------------------------------------------------------
-# Latency
-# ---------------------------------------------------------------------------------------------
-def _calibration(size, count, voc_dir, work_dir):
-    import numpy as np
-    if not voc_dir:
-        rng = np.random.default_rng(0)
-        return [rng.uniform(0, 255, (size, size, 3)).astype(np.float32) for _ in range(count)], \
-            "random images"
-    from deeplab_tf import export
-    from deeplab_tf.config import DataConfig
-    from deeplab_tf.data import prepare
-    records = os.path.join(work_dir, "voc_records")
-    if not os.path.exists(records):
-        prepare.prepare("voc2012", voc_dir, records, splits=["train", "val"], progress=False)
-    config = DataConfig(dataset="voc2012", data_dir=records)
-    images = list(export.representative_images_from_pipeline(config, "train", (size, size), count))
-    return images, f"{count} pipeline crops of {voc_dir}"
-
-
-def _float_twin(official_path, threads, runs, warmup, work_dir, log):
-    """Our float TFLite export of the converted official float file, at the file's own size."""
-    from deeplab_tf import export
-    from deeplab_tf.convert import convert
-    model, arch, _ = convert("official_tflite", official_path)
-    log(f"timing our float export of {OFFICIAL_FLOAT}")
-    path = os.path.join(work_dir, "official_float_twin.tflite")
-    export.export_tflite(model, path, overwrite=True, input_size=arch.input_size)
-    row = {"model": f"{arch.preset} (official float weights)", "runtime": "tflite_float",
-           "weights": "official (converted from the float file)",
-           **_time_predictor(path, arch.input_size[0], threads, runs, warmup)}
-    return row
-
-
-def _model(preset, official_dir):
-    """(keras.Model, weights description)."""
-    import deeplab_tf
-    official = os.path.join(official_dir or "", OFFICIAL_INT8)
-    if preset == "deeplabv3_mobilenetv2" and official_dir and os.path.exists(official):
-        from deeplab_tf.convert import convert
-        model, _, _ = convert("official_tflite", official)
-        return model, "official (converted from the int8 file)"
-    return deeplab_tf.build_model(preset), "initial"
-
-
-def latency(presets, runtimes, size, threads, runs, warmup, official_dir, voc_dir,
-            calibration_images, work_dir, log=print):
-    """Rows {"model", "runtime", "input", "median_ms", ...} for our models and official files."""
-    from deeplab_tf import export
-    rows = []
-    if official_dir:
-        for name in (OFFICIAL_INT8, OFFICIAL_FLOAT):
-            path = os.path.join(official_dir, name)
-            if os.path.exists(path):
-                log(f"timing official {name}")
-                rows.append({"model": f"official {name}", "runtime": "tflite",
-                             **_time_predictor(path, size, threads, runs, warmup)})
-        float_path = os.path.join(official_dir, OFFICIAL_FLOAT)
-        if os.path.exists(float_path) and "tflite_float" in runtimes:
-            rows.append(_float_twin(float_path, threads, runs, warmup, work_dir, log))
-    calibration = None
-    for preset in presets:
-        model, weights = _model(preset, official_dir)
-        for runtime in runtimes:
-            log(f"timing {preset} {runtime}")
-            row = {"model": preset, "runtime": runtime, "weights": weights}
-            path = os.path.join(work_dir, f"{preset}.{runtime}")
-            if runtime == "keras":
-                from deeplab_tf import inference
-                predictor = inference.predictor_from_keras(model)
-                import numpy as np
-                batch = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype(
-                    np.float32)
-                row.update(time_call(lambda: predictor.run(batch), runs, warmup),
-                           input=f"{size}x{size}")
-            elif runtime == "saved_model":
-                export.export_saved_model(model, path, overwrite=True)
-                row.update(_time_predictor(path, size, threads, runs, warmup))
-            elif runtime == "tflite_float":
-                export.export_tflite(model, path + ".tflite", overwrite=True,
-                                     input_size=(size, size))
-                row.update(_time_predictor(path + ".tflite", size, threads, runs, warmup))
-            elif runtime == "tflite_int8":
-                if calibration is None:
-                    calibration = _calibration(size, calibration_images, voc_dir, work_dir)
-                row["calibration"] = calibration[1]
-                export.export_tflite(model, path + ".tflite", overwrite=True,
-                                     input_size=(size, size), quantize="int8", argmax=True,
-                                     io_dtype="uint8", representative_data=calibration[0])
-                row.update(_time_predictor(path + ".tflite", size, threads, runs, warmup))
-                official = os.path.join(official_dir or "", OFFICIAL_INT8)
-                if weights.startswith("official") and size == 513 and os.path.exists(official):
-                    pair = head_to_head({"ours": path + ".tflite", "official": official},
-                                        threads, max(runs, 20), warmup)
-                    row["head_to_head_invoke_ms"] = pair
-                    row["head_to_head_ratio"] = pair["ours"] / pair["official"]
-            else:
-                raise ValueError(f"--runtimes entry {runtime!r}; allowed: {', '.join(RUNTIMES)}")
-            rows.append(row)
-    official_float = next((r for r in rows if r["model"] == f"official {OFFICIAL_FLOAT}"), None)
-    twin = next((r for r in rows if r["model"].endswith("(official float weights)")), None)
-    if official_float and twin:
-        twin["ratio_vs_official_float"] = twin["median_ms"] / official_float["median_ms"]
-        twin["invoke_ratio_vs_official_float"] = twin["invoke_ms"] / official_float["invoke_ms"]
-    reference = next((r for r in rows if r["model"] == f"official {OFFICIAL_INT8}"), None)
-    if reference:
-        for row in rows:
-            row["ratio_vs_official_int8"] = row["median_ms"] / reference["median_ms"]
-            if "invoke_ms" in row:
-                row["invoke_ratio_vs_official_int8"] = row["invoke_ms"] / reference["invoke_ms"]
-    return rows
-
-
-def _table(rows):
-    lines = [f"{'model':52s} {'runtime':13s} {'input':9s} {'median ms':>10s} {'invoke ms':>10s} "
-             f"{'ratio':>7s}"]
-    for r in rows:
-        invoke = f"{r['invoke_ms']:10.1f}" if "invoke_ms" in r else f"{'-':>10s}"
-        ratio = f"{r['ratio_vs_official_int8']:7.2f}" if "ratio_vs_official_int8" in r else ""
-        lines.append(f"{r['model']:52s} {r['runtime']:13s} {r['input']:9s} "
-                     f"{r['median_ms']:10.1f} {invoke} {ratio}")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------------
-def _training_configs(entries):
-    """["preset:os:batch", ...] -> [(preset, os, batch)], with an error naming a bad entry."""
-    configs = []
-    for entry in entries:
-        parts = entry.split(":")
-        try:
-            preset, output_stride, batch = parts[0], int(parts[1]), int(parts[2])
-            assert len(parts) == 3 and batch > 0
-        except (IndexError, ValueError, AssertionError):
-            raise ValueError(f"--training_configs entry {entry!r}: expected "
-                             "PRESET:OUTPUT_STRIDE:BATCH, e.g. deeplabv3_resnet50:8:4") from None
-        configs.append((preset, output_stride, batch))
-    return configs
-
-
-def training(configs, precisions, xla_modes, crop, steps, log=print):
-    """Train-step images/s per configuration, each measured in its own process."""
-    import subprocess
-    rows = []
-    for preset, output_stride, batch in configs:
-        for precision in precisions:
-            for xla in xla_modes:
-                log(f"timing training {preset} OS{output_stride} batch {batch} {precision} "
-                    f"xla={xla}")
-                cmd = [sys.executable, "-m", "deeplab_tf.training.speed", f"--preset={preset}",
-                       f"--output_stride={output_stride}", f"--batch={batch}", f"--crop={crop}",
-                       f"--mixed_precision={precision}", f"--steps={steps}",
-                       "--xla" if xla == "on" else "--noxla"]
-                done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-                lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
-                if done.returncode or not lines:
-                    tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                    raise RuntimeError(f"training benchmark {' '.join(cmd[2:])} failed: {tail}")
-                rows.append(json.loads(lines[-1]))
-    return rows
-
-
-TORCHVISION_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "training",
-                                  "torchvision_reference.py")
-
-
-def torchvision_reference(python, configs, precisions, crop, steps, threads, log=print):
-    """torchvision's deeplabv3_resnet50 train step (the issue's reference) per matching config.
-
-    Only deeplabv3_resnet50 at output stride 8 has a torchvision twin. "none" is timed in
-    float32, the mixed policies with bfloat16 autocast.
-    """
-    import subprocess
-    rows = []
-    torch_precisions = sorted({"float32" if p == "none" else "bfloat16" for p in precisions})
-    for preset, output_stride, batch in configs:
-        if (preset, output_stride) != ("deeplabv3_resnet50", 8):
-            continue
-        for precision in torch_precisions:
-            log(f"timing torchvision deeplabv3_resnet50 batch {batch} {precision}")
-            cmd = [python, TORCHVISION_SCRIPT, f"--batch={batch}", f"--crop={crop}",
-                   f"--precision={precision}", f"--steps={steps}", f"--threads={threads}"]
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
-            if done.returncode or not lines:
-                tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                raise RuntimeError(f"torchvision reference ({python}) failed: {tail}")
-            rows.append(json.loads(lines[-1]))
-    return rows
-
-
-def _add_ratios(rows, reference_rows):
-    """Each of our deeplabv3_resnet50 OS8 rows gets images/s divided by torchvision's."""
-    reference = {(r["batch"], r["mixed_precision"]): r["images_per_second"]
-                 for r in reference_rows}
-    for row in rows:
-        key = (row["batch"], "float32" if row["mixed_precision"] == "none" else "bfloat16")
-        if (row["preset"], row["output_stride"]) == ("deeplabv3_resnet50", 8) and key in reference:
-            row["ratio_vs_torchvision"] = round(row["images_per_second"] / reference[key], 2)
-
-
 def _crf_inputs(voc_dir, count, size=(375, 500), num_classes=21):
     """`count` (uint8 image [375, 500, 3], probabilities [375, 500, 21]) pairs."""
     import glob
@@ -404,19 +141,6 @@ def crf(voc_dir, count, processes):
     return rows
 
 
-def _training_table(rows):
-    lines = [f"{'preset':30s} {'OS':>3s} {'batch':>5s} {'precision':>15s} {'xla':>5s} "
-             f"{'img/s':>8s} {'s/step':>8s} {'CPU s/step':>10s}"]
-    for r in rows:
-        ratio = (f"  {r['ratio_vs_torchvision']:.2f}x torchvision"
-                 if "ratio_vs_torchvision" in r else "")
-        lines.append(f"{r['preset'][:30]:30s} {r['output_stride']:>3d} {r['batch']:>5d} "
-                     f"{r['mixed_precision']:>15s} {str(r['xla']):>5s} "
-                     f"{r['images_per_second']:>8.3f} {r['seconds_per_step']:>8.2f} "
-                     f"{r['cpu_seconds_per_step']:>10.2f}{ratio}")
-    return "\n".join(lines)
-
-
 def _check_flags():
     unknown = sorted(set(FLAGS.what) - set(SUB_BENCHMARKS))
     if unknown or not FLAGS.what:
@@ -432,7 +156,7 @@ def _check_flags():
                  "pipeline_batches", "pipeline_runs"):
         if getattr(FLAGS, name) <= 0:
             raise ValueError(f"--{name}={getattr(FLAGS, name)} must be positive")
-    unknown = sorted({p for p, _, _ in _training_configs(FLAGS.training_configs)}
+    unknown = sorted({p for p, _, _ in speed.parse_configs(FLAGS.training_configs)}
                      - set(deeplab_tf.list_presets()))
     if unknown:
         raise ValueError(f"--training_configs has unknown presets {unknown}; see "
@@ -469,7 +193,8 @@ def main(argv):
     # Same thread count for TF (Keras, SavedModel) as for LiteRT.
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    results = {"command": " ".join(["python -m deeplab_tf.benchmark", *sys.argv[1:]]), "cpus": os.cpu_count(), "threads": FLAGS.threads,
+    results = {"command": " ".join(["python -m deeplab_tf.benchmark", *sys.argv[1:]]),
+               "cpus": os.cpu_count(), "threads": FLAGS.threads,
                "load_average_at_start": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:
         work_dir = FLAGS.work_dir or tmp
@@ -479,7 +204,7 @@ def main(argv):
                            FLAGS.warmup, FLAGS.official_dir, FLAGS.voc_dir,
                            FLAGS.calibration_images, work_dir)
             results["latency"] = rows
-            print(_table(rows))
+            print(latency_table(rows))
             for row in rows:
                 if "head_to_head_ratio" in row:
                     pair = row["head_to_head_invoke_ms"]
@@ -500,17 +225,18 @@ def main(argv):
                   f"crop {results['pipeline']['crop_size']}, batch "
                   f"{results['pipeline']['batch_size']}")
         if "training" in FLAGS.what:
-            rows = training(_training_configs(FLAGS.training_configs), FLAGS.training_precisions,
-                            FLAGS.training_xla, FLAGS.training_crop, FLAGS.training_steps)
+            rows = speed.measure_configs(
+                speed.parse_configs(FLAGS.training_configs), FLAGS.training_precisions,
+                FLAGS.training_xla, FLAGS.training_crop, FLAGS.training_steps)
             if FLAGS.torchvision_python:
-                reference = torchvision_reference(
-                    FLAGS.torchvision_python, _training_configs(FLAGS.training_configs),
+                reference = speed.torchvision_reference(
+                    FLAGS.torchvision_python, speed.parse_configs(FLAGS.training_configs),
                     FLAGS.training_precisions, FLAGS.training_crop, FLAGS.training_steps,
                     FLAGS.threads)
-                _add_ratios(rows, reference)
+                speed.add_torchvision_ratios(rows, reference)
                 rows = rows + reference
             results["training"] = rows
-            print(_training_table(rows))
+            print(speed.speed_table(rows))
         if "crf" in FLAGS.what:
             results["crf"] = crf(FLAGS.voc_dir, FLAGS.crf_images, FLAGS.threads)
             for row in results["crf"]:

@@ -5,10 +5,13 @@
 
 One configuration per process: the Keras mixed-precision policy is global. Prints one JSON
 line {"preset", "batch", "crop", "output_stride", "mixed_precision", "xla", "images_per_second",
-"seconds_per_step", "cpu_seconds_per_step", "first_step_seconds"}. deeplab_tf.benchmark can
-call measure().
+"seconds_per_step", "cpu_seconds_per_step", "first_step_seconds"}.
+`python -m deeplab_tf.benchmark --what=training` runs one such process per configuration
+(measure_configs) and, with --torchvision_python, the torchvision reference
+(torchvision_reference.py in this folder) the same way.
 """
 import json
+import os
 import sys
 import time
 
@@ -53,6 +56,95 @@ def measure(preset, *, batch, crop, output_stride=None, mixed_precision="none", 
             "images_per_second": round(batch / per_step, 3),
             "seconds_per_step": round(per_step, 3),
             "cpu_seconds_per_step": round(cpu_per_step, 3), "first_step_seconds": round(first, 1)}
+
+
+def parse_configs(entries):
+    """["preset:os:batch", ...] -> [(preset, os, batch)], with an error naming a bad entry."""
+    configs = []
+    for entry in entries:
+        parts = entry.split(":")
+        try:
+            preset, output_stride, batch = parts[0], int(parts[1]), int(parts[2])
+            assert len(parts) == 3 and batch > 0
+        except (IndexError, ValueError, AssertionError):
+            raise ValueError(f"--training_configs entry {entry!r}: expected "
+                             "PRESET:OUTPUT_STRIDE:BATCH, e.g. deeplabv3_resnet50:8:4") from None
+        configs.append((preset, output_stride, batch))
+    return configs
+
+
+def measure_configs(configs, precisions, xla_modes, crop, steps, log=print):
+    """Train-step images/s per configuration, each measured in its own process."""
+    import subprocess
+    rows = []
+    for preset, output_stride, batch in configs:
+        for precision in precisions:
+            for xla in xla_modes:
+                log(f"timing training {preset} OS{output_stride} batch {batch} {precision} "
+                    f"xla={xla}")
+                cmd = [sys.executable, "-m", "deeplab_tf.training.speed", f"--preset={preset}",
+                       f"--output_stride={output_stride}", f"--batch={batch}", f"--crop={crop}",
+                       f"--mixed_precision={precision}", f"--steps={steps}",
+                       "--xla" if xla == "on" else "--noxla"]
+                done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
+                if done.returncode or not lines:
+                    tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                    raise RuntimeError(f"training benchmark {' '.join(cmd[2:])} failed: {tail}")
+                rows.append(json.loads(lines[-1]))
+    return rows
+
+
+TORCHVISION_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                  "torchvision_reference.py")
+
+
+def torchvision_reference(python, configs, precisions, crop, steps, threads, log=print):
+    """torchvision's deeplabv3_resnet50 train step (the issue's reference) per matching config.
+
+    Only deeplabv3_resnet50 at output stride 8 has a torchvision twin. "none" is timed in
+    float32, the mixed policies with bfloat16 autocast.
+    """
+    import subprocess
+    rows = []
+    torch_precisions = sorted({"float32" if p == "none" else "bfloat16" for p in precisions})
+    for preset, output_stride, batch in configs:
+        if (preset, output_stride) != ("deeplabv3_resnet50", 8):
+            continue
+        for precision in torch_precisions:
+            log(f"timing torchvision deeplabv3_resnet50 batch {batch} {precision}")
+            cmd = [python, TORCHVISION_SCRIPT, f"--batch={batch}", f"--crop={crop}",
+                   f"--precision={precision}", f"--steps={steps}", f"--threads={threads}"]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
+            if done.returncode or not lines:
+                tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                raise RuntimeError(f"torchvision reference ({python}) failed: {tail}")
+            rows.append(json.loads(lines[-1]))
+    return rows
+
+
+def add_torchvision_ratios(rows, reference_rows):
+    """Each of our deeplabv3_resnet50 OS8 rows gets images/s divided by torchvision's."""
+    reference = {(r["batch"], r["mixed_precision"]): r["images_per_second"]
+                 for r in reference_rows}
+    for row in rows:
+        key = (row["batch"], "float32" if row["mixed_precision"] == "none" else "bfloat16")
+        if (row["preset"], row["output_stride"]) == ("deeplabv3_resnet50", 8) and key in reference:
+            row["ratio_vs_torchvision"] = round(row["images_per_second"] / reference[key], 2)
+
+
+def speed_table(rows):
+    lines = [f"{'preset':30s} {'OS':>3s} {'batch':>5s} {'precision':>15s} {'xla':>5s} "
+             f"{'img/s':>8s} {'s/step':>8s} {'CPU s/step':>10s}"]
+    for r in rows:
+        ratio = (f"  {r['ratio_vs_torchvision']:.2f}x torchvision"
+                 if "ratio_vs_torchvision" in r else "")
+        lines.append(f"{r['preset'][:30]:30s} {r['output_stride']:>3d} {r['batch']:>5d} "
+                     f"{r['mixed_precision']:>15s} {str(r['xla']):>5s} "
+                     f"{r['images_per_second']:>8.3f} {r['seconds_per_step']:>8.2f} "
+                     f"{r['cpu_seconds_per_step']:>10.2f}{ratio}")
+    return "\n".join(lines)
 
 
 def main(argv):

@@ -6,6 +6,8 @@ import sys
 import pytest
 
 from deeplab_tf import benchmark
+from deeplab_tf.exporters import latency
+from deeplab_tf.training import speed
 from tests.conftest import SHARED_DATA
 from tests.export.conftest import REPO_ROOT
 
@@ -17,7 +19,7 @@ def run_benchmark(*args):
 
 def test_time_call_reports_the_median():
     calls = []
-    result = benchmark.time_call(lambda: calls.append(1), runs=5, warmup=2)
+    result = latency.time_call(lambda: calls.append(1), runs=5, warmup=2)
     assert len(calls) == 7 and result["runs"] == 5
     assert 0 <= result["min_ms"] <= result["median_ms"]
 
@@ -40,7 +42,7 @@ def test_latency_and_pipeline_at_a_tiny_size(tmp_path):
     assert ours["tflite_float"]["invoke_ms"] > 0
     if official.exists():
         reference = out["latency"][0]
-        assert reference["model"] == f"official {benchmark.OFFICIAL_INT8}"
+        assert reference["model"] == f"official {latency.OFFICIAL_INT8}"
         assert reference["ratio_vs_official_int8"] == 1.0
         assert ours["keras"]["weights"].startswith("official")
         twin, = [r for r in out["latency"] if r["model"].endswith("(official float weights)")]
@@ -103,14 +105,14 @@ def test_head_to_head_times_each_file(tmp_path):
     a = export.export_tflite(tiny_model(), tmp_path / "a.tflite", input_size=(33, 33))
     b = export.export_tflite(tiny_model(), tmp_path / "b.tflite", input_size=(33, 33),
                              argmax=True)
-    result = benchmark.head_to_head({"a": a, "b": b}, threads=1, runs=3, warmup=1)
+    result = latency.head_to_head({"a": a, "b": b}, threads=1, runs=3, warmup=1)
     assert set(result) == {"a", "b"} and min(result.values()) > 0
 
 
 def test_torchvision_reference_names_the_interpreter_that_lacks_torch():
     # This environment has no torch: the reference run must fail loudly, not be skipped.
     with pytest.raises(RuntimeError, match=r"torchvision reference .* failed: .*torch"):
-        benchmark.torchvision_reference(sys.executable, [("deeplabv3_resnet50", 8, 1)],
+        speed.torchvision_reference(sys.executable, [("deeplabv3_resnet50", 8, 1)],
                                         ["none"], crop=33, steps=1, threads=1, log=lambda _: None)
 
 
@@ -123,5 +125,5 @@ def test_only_resnet50_os8_rows_get_a_torchvision_ratio():
              "mixed_precision": "none", "images_per_second": 4.0}]
     reference = [{"batch": 4, "mixed_precision": "float32", "images_per_second": 0.45},
                  {"batch": 4, "mixed_precision": "bfloat16", "images_per_second": 1.0}]
-    benchmark._add_ratios(ours, reference)
+    speed.add_torchvision_ratios(ours, reference)
     assert [r.get("ratio_vs_torchvision") for r in ours] == [2.0, 1.5, None]
