@@ -28,7 +28,8 @@ def _forward_and_grads(fn, x, w, dtype):
 
 # bfloat16 against the float32 reference: about two bfloat16 roundings (2**-8 each); Keras'
 # own bfloat16 convolution is 2.6e-3 to 5.3e-3 away on these cases, ours 2.6e-3 to 5.3e-3.
-@pytest.mark.parametrize("dtype,rtol", [(tf.float32, 1e-5), (tf.bfloat16, 8e-3)])
+@pytest.mark.parametrize("dtype,rtol", [(tf.float32, 1e-5), (tf.bfloat16, 8e-3),
+                                        (tf.float16, 2e-3)])
 @pytest.mark.parametrize("size,rate", [((21, 21), (2, 2)), ((21, 17), (6, 6)),
                                        ((21, 21), (18, 18)), ((9, 13), (5, 3)),
                                        ((7, 7), (24, 24))])
