@@ -131,3 +131,23 @@ def test_batch_norm_bfloat16_keeps_activations_in_bfloat16():
     assert y.dtype == tf.bfloat16 and ours_bf16.moving_mean.dtype == "float32"
     np.testing.assert_allclose(tf.cast(y, tf.float32).numpy(), keras_bn(x, training=True).numpy(),
                                atol=0.05)
+
+
+def test_batch_norm_inference_after_a_convolution_equals_keras(monkeypatch):
+    # Traced after a Conv2D, inference takes the fused kernel (which Grappler folds into the
+    # convolution); eagerly or after other ops it takes Keras' multiply-add. Both must agree.
+    fused_calls = []
+    fused = tf.compat.v1.nn.fused_batch_norm
+    monkeypatch.setattr(tf.compat.v1.nn, "fused_batch_norm",
+                        lambda *a, **k: fused_calls.append(1) or fused(*a, **k))
+    rng = np.random.RandomState(6)
+    x = tf.constant(rng.randn(2, 9, 9, 4).astype("float32"))
+    kernel = tf.constant(rng.randn(3, 3, 4, 5).astype("float32"))
+    keras_bn, ours = _bn_pair(5, 1e-3, rng)
+
+    @tf.function
+    def run(layer):
+        return layer(tf.nn.conv2d(x, kernel, 1, "SAME"), training=False)
+
+    np.testing.assert_allclose(run(ours).numpy(), run(keras_bn).numpy(), rtol=1e-5, atol=1e-5)
+    assert fused_calls, "the fused inference path was not taken"
