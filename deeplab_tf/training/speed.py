@@ -73,9 +73,20 @@ def parse_configs(entries):
     return configs
 
 
+def _json_row(cmd, what):
+    """Runs cmd, a process that prints one JSON line last; returns it, or raises naming `what`
+    with the last line of the process's stderr."""
+    import subprocess
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{what} failed: {tail}")
+    return json.loads(lines[-1])
+
+
 def measure_configs(configs, precisions, xla_modes, crop, steps, log=print):
     """Train-step images/s per configuration, each measured in its own process."""
-    import subprocess
     rows = []
     for preset, output_stride, batch in configs:
         for precision in precisions:
@@ -86,12 +97,7 @@ def measure_configs(configs, precisions, xla_modes, crop, steps, log=print):
                        f"--output_stride={output_stride}", f"--batch={batch}", f"--crop={crop}",
                        f"--mixed_precision={precision}", f"--steps={steps}",
                        "--xla" if xla == "on" else "--noxla"]
-                done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-                lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
-                if done.returncode or not lines:
-                    tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                    raise RuntimeError(f"training benchmark {' '.join(cmd[2:])} failed: {tail}")
-                rows.append(json.loads(lines[-1]))
+                rows.append(_json_row(cmd, f"training benchmark {' '.join(cmd[2:])}"))
     return rows
 
 
@@ -105,7 +111,6 @@ def torchvision_reference(python, configs, precisions, crop, steps, threads, log
     Only deeplabv3_resnet50 at output stride 8 has a torchvision twin. "none" is timed in
     float32, the mixed policies with bfloat16 autocast.
     """
-    import subprocess
     rows = []
     torch_precisions = sorted({"float32" if p == "none" else "bfloat16" for p in precisions})
     for preset, output_stride, batch in configs:
@@ -115,12 +120,7 @@ def torchvision_reference(python, configs, precisions, crop, steps, threads, log
             log(f"timing torchvision deeplabv3_resnet50 batch {batch} {precision}")
             cmd = [python, TORCHVISION_SCRIPT, f"--batch={batch}", f"--crop={crop}",
                    f"--precision={precision}", f"--steps={steps}", f"--threads={threads}"]
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
-            if done.returncode or not lines:
-                tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                raise RuntimeError(f"torchvision reference ({python}) failed: {tail}")
-            rows.append(json.loads(lines[-1]))
+            rows.append(_json_row(cmd, f"torchvision reference ({python})"))
     return rows
 
 
