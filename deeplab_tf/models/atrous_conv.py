@@ -71,11 +71,12 @@ def _atrous_conv_for_training(x, kernel, rate, padding):
 
 
 def _conv_same_odd(x, kernel, rate):
+    """The "SAME" dilated convolution with an odd kernel, with the forward and gradients
+    chosen per dtype and rate as the module docstring explains."""
     rate_h, rate_w = rate
     dilations = [1, rate_h, rate_w, 1]
     sixteen_bit = x.dtype in _SIXTEEN_BIT
-
-    static = x.shape[1] is not None and x.shape[2] is not None
+    static = x.shape[1] is not None and x.shape[2] is not None  # the per-tap forms need H, W
 
     @tf.custom_gradient
     def conv(x, kernel):
