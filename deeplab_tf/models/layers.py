@@ -69,26 +69,26 @@ class BatchNorm(keras.layers.BatchNormalization):
     """
 
     def call(self, inputs, training=None, mask=None):
-        if (mask is not None or self.synchronized or self.renorm or not (self.center and self.scale)
-                or len(inputs.shape) != 4 or self.axis not in (-1, 3)
+        if (mask is not None or self.synchronized or self.renorm
+                or not (self.center and self.scale) or len(inputs.shape) != 4
+                or self.axis not in (-1, 3)
                 or inputs.dtype not in (tf.float16, tf.bfloat16, tf.float32)
                 or keras.backend.backend() != "tensorflow"):
             return super().call(inputs, training=training, mask=mask)
-        x = inputs
         # The fused kernel refuses epsilon below 1.001e-5 and tf.compat.v1.nn.fused_batch_norm
         # raises it to that (so did the official fused slim BatchNorm: ResNet's 1e-5).
         if training and self.trainable:
             y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-                x, self.gamma, self.beta, epsilon=self.epsilon, data_format="NHWC",
+                inputs, self.gamma, self.beta, epsilon=self.epsilon, data_format="NHWC",
                 is_training=True)
             # The kernel returns the Bessel-corrected variance; Keras averages the biased one.
-            count = tf.cast(tf.size(x) // tf.shape(x)[-1], variance.dtype)
+            count = tf.cast(tf.size(inputs) // tf.shape(inputs)[-1], variance.dtype)
             variance = variance * (count - 1.0) / tf.maximum(count, 2.0)
             self.moving_mean.assign(
                 self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
             self.moving_variance.assign(
                 self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
-        elif getattr(getattr(x, "op", None), "type", None) != "Conv2D":
+        elif getattr(getattr(inputs, "op", None), "type", None) != "Conv2D":
             # Inference after anything but a convolution (a depthwise one, an Add): Keras'
             # multiply-add is faster than a standalone fused kernel (deeplabv3plus_xception65
             # at 513: 598 vs 715 ms). After a Conv2D, Grappler folds the fused kernel into the
@@ -96,7 +96,7 @@ class BatchNorm(keras.layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         else:
             y, _, _ = tf.compat.v1.nn.fused_batch_norm(
-                x, self.gamma, self.beta, mean=self.moving_mean, variance=self.moving_variance,
+                inputs, self.gamma, self.beta, mean=self.moving_mean, variance=self.moving_variance,
                 epsilon=self.epsilon, data_format="NHWC", is_training=False)
         return tf.cast(y, self.compute_dtype)
 
