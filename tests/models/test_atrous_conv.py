@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from deeplab_tf.models import atrous_conv
 from deeplab_tf.models.atrous_conv import (AtrousConv2D, _atrous_conv_for_training,
                                            _filter_grad_by_taps, _tap_overlap)
 from deeplab_tf.models.layers import BatchNorm
@@ -26,6 +27,21 @@ def _forward_and_grads(fn, x, w, dtype):
     return [tf.cast(t, tf.float32).numpy() for t in [y, *grads]]
 
 
+def _keras_reference(rate):
+    """Keras' own dilated convolution (tf.nn.convolution: SpaceToBatchND around a plain
+    convolution), whose gradients every CPU computes, in float32."""
+    return lambda a, b: tf.nn.convolution(a, b, padding="SAME", dilations=list(rate))
+
+
+# The CPU kernels this machine has (oneDNN's dilated gradients, or TensorFlow's Eigen fallback
+# without them), and the fallback forced, so every CPU runs both code paths it can.
+@pytest.fixture(params=["this_cpu", "no_native_dilated_gradients"])
+def kernels(request, monkeypatch):
+    if request.param != "this_cpu":
+        monkeypatch.setattr(atrous_conv, "_native_dilated_gradients", lambda dtype: False)
+    return request.param
+
+
 # bfloat16 against the float32 reference: about two bfloat16 roundings (2**-8 each); Keras'
 # own bfloat16 convolution is 2.6e-3 to 5.3e-3 away on these cases, ours 2.6e-3 to 5.3e-3.
 @pytest.mark.parametrize("dtype,rtol", [(tf.float32, 1e-5), (tf.bfloat16, 8e-3),
@@ -33,17 +49,49 @@ def _forward_and_grads(fn, x, w, dtype):
 @pytest.mark.parametrize("size,rate", [((21, 21), (2, 2)), ((21, 17), (6, 6)),
                                        ((21, 21), (18, 18)), ((9, 13), (5, 3)),
                                        ((7, 7), (24, 24))])
-def test_training_path_matches_conv2d(dtype, rtol, size, rate):
+def test_training_path_matches_conv2d(kernels, dtype, rtol, size, rate):
     rng = np.random.RandomState(0)
     x = tf.constant(rng.randn(2, *size, 32).astype("float32"))
     w = tf.constant(rng.randn(3, 3, 32, 16).astype("float32"))
-    reference = _forward_and_grads(
-        lambda a, b: tf.nn.conv2d(a, b, 1, "SAME", dilations=list(rate)), x, w, tf.float32)
+    reference = _forward_and_grads(_keras_reference(rate), x, w, tf.float32)
     ours = _forward_and_grads(
         lambda a, b: _atrous_conv_for_training(a, b, rate, "SAME"), x, w, dtype)
     for name, ref, got in zip(("output", "d_input", "d_kernel"), reference, ours):
         scale = np.abs(ref).max()
         assert np.abs(got - ref).max() <= rtol * scale, name
+
+
+@pytest.mark.parametrize("dtype,rtol", [(tf.float32, 1e-5), (tf.bfloat16, 8e-3)])
+def test_training_path_with_unknown_spatial_size(kernels, dtype, rtol):
+    # Traced without static H, W (the per-tap forms need them): no further from the float32
+    # result than Keras' own convolution in that dtype (TensorFlow's Eigen CPU kernels sum
+    # bfloat16 filter gradients in bfloat16: 1.8e-2 away here, where oneDNN is 5e-3 away).
+    rng = np.random.RandomState(7)
+    x = tf.constant(rng.randn(2, 13, 11, 8).astype("float32"))
+    w = tf.constant(rng.randn(3, 3, 8, 4).astype("float32"))
+    ours_fn = tf.function(lambda a, b: _atrous_conv_for_training(a, b, (4, 4), "SAME"),
+                          input_signature=[tf.TensorSpec([None, None, None, 8], dtype),
+                                           tf.TensorSpec([3, 3, 8, 4], dtype)])
+    reference = _forward_and_grads(_keras_reference((4, 4)), x, w, tf.float32)
+    keras_same_dtype = _forward_and_grads(_keras_reference((4, 4)), x, w, dtype)
+    ours = _forward_and_grads(ours_fn, x, w, dtype)
+    for name, ref, keras_got, got in zip(("output", "d_input", "d_kernel"), reference,
+                                         keras_same_dtype, ours):
+        allowed = max(rtol * np.abs(ref).max(), 1.5 * np.abs(keras_got - ref).max())
+        assert np.abs(got - ref).max() <= allowed, name
+
+
+def test_native_gradient_probe_matches_what_the_kernels_do():
+    # The probe's answer is what running the op says on this CPU (oneDNN or Eigen).
+    x = tf.zeros([1, 6, 6, 2])
+    try:
+        tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=[3, 3, 2, 2], out_backprop=x,
+                                        strides=[1, 1, 1, 1], padding="SAME",
+                                        dilations=[1, 3, 3, 1])
+        works = True
+    except tf.errors.InvalidArgumentError:
+        works = False
+    assert atrous_conv._native_dilated_gradients(tf.float32) is works
 
 
 def test_filter_grad_skips_taps_that_only_see_padding():
