@@ -83,7 +83,7 @@ class TrainConfig:
     hard_example_mining_step: int = 0
     class_weights: Optional[Tuple[float, ...]] = None
     train_scales: Tuple[float, ...] = (1.0,)  # v2 multi-scale input training: (1.0, 0.75, 0.5)
-    mixed_precision: str = "none"         # none | mixed_float16 | mixed_bfloat16
+    mixed_precision: str = "none"         # auto | none | mixed_float16 | mixed_bfloat16
     xla: bool = False
     # Initialisation: "" | "imagenet[:PATH]" | "official:PATH" | "checkpoint:PATH" (.keras,
     # .weights.h5 or a TF checkpoint prefix/directory).

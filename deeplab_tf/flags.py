@@ -70,8 +70,12 @@ def define_train_flags():
     flags.DEFINE_list("class_weights", [], "Per-class loss weights (default: all 1).")
     flags.DEFINE_list("train_scales", ["1.0"],
                       "Multi-scale input training (v2 MSC: 1.0,0.75,0.5, max fusion).")
-    flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_float16", "mixed_bfloat16"],
-                      "Keras mixed precision policy (float16 gets loss scaling).")
+    flags.DEFINE_enum("mixed_precision", "none", ["auto", "none", "mixed_float16",
+                                                  "mixed_bfloat16"],
+                      "Keras mixed precision policy (float16 gets loss scaling); auto: the "
+                      "fastest for this machine (bfloat16 on TPUs, GPUs of compute capability "
+                      ">= 8 and CPUs with AMX, float16 on 7.x GPUs, else float32; "
+                      "deeplab_tf/training/precision.py).")
     flags.DEFINE_boolean("xla", False, "jit_compile the train step.")
     flags.DEFINE_string("init", "",
                         "Initialisation: imagenet[:PATH] | official:PATH | checkpoint:PATH.")

@@ -57,6 +57,36 @@ def find_weights_file(backbone, path=None):
         f"{list(KERAS_FILES[backbone])}); pass --init=imagenet:PATH")
 
 
+def read_layer_weights(backbone, path):
+    """{Keras layer name: [arrays in get_weights() order]} of a Keras ImageNet weight file.
+
+    The files keras.applications downloads are in the legacy HDF5 layout (one group per layer
+    name, its "weight_names" in order): read by name with h5py, whatever the shapes, so a
+    narrow file in the same layout (tests) reads too. Files saved by Keras 3's save_weights
+    (.weights.h5) key variables by object path, not by layer name: those load into the
+    keras.applications model first.
+    """
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            group = f["model_weights"] if "model_weights" in f else f
+            if "layer_names" in group.attrs:
+                out = {}
+                for raw in group.attrs["layer_names"]:
+                    name = raw.decode() if isinstance(raw, bytes) else str(raw)
+                    layer = group[name]
+                    weight_names = [w.decode() if isinstance(w, bytes) else str(w)
+                                    for w in layer.attrs.get("weight_names", [])]
+                    if weight_names:
+                        out[name] = [np.asarray(layer[w]) for w in weight_names]
+                return out
+    except OSError as error:
+        raise ImageNetWeightsError(f"{path} is not an HDF5 weight file "
+                                   f"({str(error).splitlines()[0]})") from None
+    model = _keras_model(backbone, path)
+    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
+
+
 def _keras_model(backbone, path):
     """keras.applications model holding the file's weights (with or without the top)."""
     import keras
@@ -87,31 +117,32 @@ def decimate_fc(kernel, bias, *, spatial=None, in_step=1, out_step=4):
     return kernel[:, :, ::in_step, ::out_step], np.asarray(bias)[::out_step]
 
 
-def _vgg_pairs(source):
+def _vgg_pairs(source, model_layers):
     for block, count in _VGG_BLOCKS.items():
         for i in range(1, count + 1):
-            yield f"vgg_16.conv{block}.conv{block}_{i}", source.get_layer(
-                f"block{block}_conv{i}").get_weights()
-    names = {layer.name for layer in source.layers}
-    if "fc1" in names:
+            yield f"vgg_16.conv{block}.conv{block}_{i}", source[f"block{block}_conv{i}"]
+    if "fc1" in source:
         # 7x7 -> 3x3 by taking taps 0, 3, 6 (every 3rd), 4096 -> 1024 (every 4th).
-        yield "fc6", list(decimate_fc(*source.get_layer("fc1").get_weights(),
-                                      spatial=(7, [0, 3, 6]), out_step=4))
-        yield "fc7", list(decimate_fc(*source.get_layer("fc2").get_weights(), in_step=4,
-                                      out_step=4))
+        fc6 = list(decimate_fc(*source["fc1"], spatial=(7, [0, 3, 6]), out_step=4))
+        fc7 = list(decimate_fc(*source["fc2"], in_step=4, out_step=4))
+        # v1 has one fc6/fc7; each v2 ASPP branch (fc6_1, fc6_2, ...) starts from the same
+        # decimated pair, as DeepLab v2's VGG-16 init model did.
+        suffixes = [""] if "fc6" in model_layers else sorted(
+            name[len("fc6"):] for name in model_layers if name.startswith("fc6_"))
+        for suffix in suffixes:
+            yield f"fc6{suffix}", fc6
+            yield f"fc7{suffix}", fc7
 
 
 def _mobilenet_pairs(source):
     def block(keras_prefix, ours):
         for part in ("expand", "depthwise", "project"):
             name = f"{keras_prefix}_{part}"
-            if name in names:
-                yield f"MobilenetV2.{ours}.{part}", source.get_layer(name).get_weights()
-                yield (f"MobilenetV2.{ours}.{part}.BatchNorm",
-                       source.get_layer(name + "_BN").get_weights())
-    names = {layer.name for layer in source.layers}
-    yield "MobilenetV2.Conv", source.get_layer("Conv1").get_weights()
-    yield "MobilenetV2.Conv.BatchNorm", source.get_layer("bn_Conv1").get_weights()
+            if name in source:
+                yield f"MobilenetV2.{ours}.{part}", source[name]
+                yield f"MobilenetV2.{ours}.{part}.BatchNorm", source[name + "_BN"]
+    yield "MobilenetV2.Conv", source["Conv1"]
+    yield "MobilenetV2.Conv.BatchNorm", source["bn_Conv1"]
     yield from block("expanded_conv", "expanded_conv")
     for i in range(1, 17):
         yield from block(f"block_{i}", f"expanded_conv_{i}")
@@ -129,23 +160,28 @@ def load_imagenet_weights(model, backbone, path=None, log=print):
         (e.g. a width multiplier != 1).
     """
     path = find_weights_file(backbone, path)
-    source = _keras_model(backbone, path)
-    pairs = _vgg_pairs(source) if backbone == "vgg16" else _mobilenet_pairs(source)
+    source = read_layer_weights(backbone, path)
     ours = {layer.name: layer for layer in model._flatten_layers(include_self=False)}
-    done, bad = [], []
-    for name, values in pairs:
-        layer = ours.get(name)
-        if layer is None:
-            bad.append(f"{name} (not in model {model.name})")
-            continue
-        shapes = [tuple(w.shape) for w in layer.weights]
-        if shapes != [np.shape(v) for v in values]:
-            bad.append(f"{name}: file {[np.shape(v) for v in values]}, model {shapes}")
-            continue
-        layer.set_weights(values)
-        done.append(name)
+    pairs = _vgg_pairs(source, ours) if backbone == "vgg16" else _mobilenet_pairs(source)
+    plan, bad = [], []
+    try:
+        for name, values in pairs:
+            layer = ours.get(name)
+            if layer is None:
+                bad.append(f"{name} (not in model {model.name})")
+                continue
+            shapes = [tuple(w.shape) for w in layer.weights]
+            if shapes != [np.shape(v) for v in values]:
+                bad.append(f"{name}: file {[np.shape(v) for v in values]}, model {shapes}")
+                continue
+            plan.append((layer, values))
+    except KeyError as error:
+        raise ImageNetWeightsError(f"{path} is not a Keras {backbone} weight file: it has no "
+                                   f"layer {error}") from None
     if bad:
         raise ImageNetWeightsError(f"{path} does not fit model {model.name!r}: "
                                    + "; ".join(bad[:5]) + (" ..." if len(bad) > 5 else ""))
-    log(f"initialised {len(done)} layers from Keras ImageNet weights {path}")
-    return done
+    for layer, values in plan:   # all or nothing: assigned only once everything fits
+        layer.set_weights(values)
+    log(f"initialised {len(plan)} layers from Keras ImageNet weights {path}")
+    return [layer.name for layer, _ in plan]

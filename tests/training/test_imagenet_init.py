@@ -7,6 +7,7 @@ import pytest
 import deeplab_tf
 from deeplab_tf.weights.imagenet import (ImageNetWeightsError, decimate_fc,
                                          load_imagenet_weights)
+from tests.training.keras_files import write_keras_vgg16_file
 
 
 def test_mobilenetv2_file_initialises_the_backbone(tmp_path):
@@ -52,3 +53,36 @@ def test_vgg_fc_decimation_as_deeplab_v1():
     assert conv[1, 2, 1, 1] == full[3, 6, 1, 4]
     conv7, b7 = decimate_fc(np.ones((8, 8)), bias, in_step=4, out_step=4)
     assert conv7.shape == (1, 1, 2, 2)
+
+
+@pytest.mark.parametrize("preset, fc_layers", [
+    ("deeplabv1_vgg16_largefov", ["fc6", "fc7"]),
+    ("deeplabv2_vgg16_aspp_l", [f"fc{k}_{i}" for i in range(1, 5) for k in (6, 7)])])
+def test_vgg16_file_in_keras_layout_initialises_convs_and_decimated_fc(tmp_path, preset,
+                                                                      fc_layers):
+    model = deeplab_tf.build_model(preset, num_classes=3, width_multiplier=0.125)
+    path = str(tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels.h5")
+    source = write_keras_vgg16_file(path, model)
+    done = load_imagenet_weights(model, "vgg16", path, log=lambda s: None)
+    assert sorted(done) == sorted([f"vgg_16.conv{b}.conv{b}_{i}" for b, n in
+                                   {1: 2, 2: 2, 3: 3, 4: 3, 5: 3}.items()
+                                   for i in range(1, n + 1)] + fc_layers)
+    np.testing.assert_array_equal(model.get_layer("vgg_16.conv4.conv4_2").get_weights()[0],
+                                  source["block4_conv2"][0])
+    fc6, _ = decimate_fc(*source["fc1"], spatial=(7, [0, 3, 6]), out_step=4)
+    np.testing.assert_array_equal(model.get_layer(fc_layers[0]).get_weights()[0], fc6)
+
+
+def test_a_file_of_another_network_is_refused_before_anything_is_assigned(tmp_path):
+    model = deeplab_tf.build_model("deeplabv1_vgg16_largefov", num_classes=3,
+                                   width_multiplier=0.125)
+    path = str(tmp_path / "vgg16.h5")
+    write_keras_vgg16_file(path, deeplab_tf.build_model("deeplabv1_vgg16_largefov",
+                                                        num_classes=3, width_multiplier=0.25))
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ImageNetWeightsError, match="does not fit model"):
+        load_imagenet_weights(model, "vgg16", path, log=lambda s: None)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ImageNetWeightsError, match="not a Keras mobilenetv2 weight file"):
+        load_imagenet_weights(model, "mobilenetv2", path, log=lambda s: None)

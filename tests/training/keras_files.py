@@ -1,0 +1,39 @@
+"""Tiny weight files in the layout of the files keras.applications downloads (legacy HDF5: one
+group per layer name, its "weight_names" in get_weights() order), for tests that start a run the
+way a recipe says (--init=imagenet) without the 528 MB VGG-16 file."""
+import h5py
+import numpy as np
+
+VGG16_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"   # keras/src/applications/vgg16.py
+
+
+def write_keras_vgg16_file(path, model, seed=0):
+    """Writes a VGG-16 file (with its fc1/fc2 top) whose shapes fit `model`, one of our VGG-16
+    DeepLab models at any width: blockB_convI kernels as our vgg_16.convB.convB_I, and fc1/fc2 as
+    the 7x7 / 1x1 layers whose DeepLab v1 decimation (every 3rd tap, every 4th channel) gives our
+    fc6 / fc7 widths. Values are random. Returns {keras layer name: [arrays]}."""
+    rng = np.random.RandomState(seed)
+    layers = {}
+    for block, count in {1: 2, 2: 2, 3: 3, 4: 3, 5: 3}.items():
+        for i in range(1, count + 1):
+            kernel = model.get_layer(f"vgg_16.conv{block}.conv{block}_{i}").kernel.shape
+            layers[f"block{block}_conv{i}"] = [rng.randn(*kernel).astype("float32"),
+                                               rng.randn(kernel[-1]).astype("float32")]
+    fc6 = model.get_layer(next(n for n in ("fc6", "fc6_1") if _has(model, n))).kernel.shape
+    width, channels = 4 * fc6[-1], fc6[2]
+    layers["fc1"] = [rng.randn(7 * 7 * channels, width).astype("float32"),
+                     rng.randn(width).astype("float32")]
+    layers["fc2"] = [rng.randn(width, width).astype("float32"), rng.randn(width).astype("float32")]
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [name.encode() for name in layers]
+        for name, values in layers.items():
+            group = f.create_group(name)
+            weight_names = [f"{name}/{kind}:0" for kind in ("kernel", "bias")]
+            group.attrs["weight_names"] = [w.encode() for w in weight_names]
+            for weight_name, value in zip(weight_names, values):
+                group.create_dataset(weight_name, data=value)
+    return layers
+
+
+def _has(model, name):
+    return any(layer.name == name for layer in model.layers)
