@@ -1,16 +1,29 @@
 """--init: where the weights of a new run come from.
 
   imagenet[:PATH]    Keras ImageNet weights for the backbone (deeplab_tf.weights.imagenet).
-  official:PATH      an official TF1 checkpoint / model zoo tarball or an official .tflite
-                     file (deeplab_tf.weights.official), loaded into a model of the same preset
-                     with the file's number of classes, then copied over.
+  official:PATH      an official TF1 checkpoint (prefix, folder, .tar.gz / .tgz) or an
+  official:NAME      official .tflite file (deeplab_tf.weights.official); NAME is a key of
+                     deeplab_tf.weights.download.OFFICIAL_FILES, fetched once into the cache
+                     ($DEEPLAB_TF_CACHE; mirror $DEEPLAB_TF_MIRROR). Two kinds of file:
+                     - a whole DeepLab model (model zoo; it holds head scopes such as aspp0,
+                       logits): loaded strictly into a model of the same preset with the
+                       file's number of classes, then copied over;
+                     - an ImageNet classification checkpoint (a backbone scope such as
+                       resnet_v1_101, xception_65, MobilenetV2 and no head scope; the ones
+                       the papers start from): only the backbone scope is loaded, strictly
+                       (every tensor of it, nothing extra, same shapes); its classifier,
+                       MobileNetV2's Conv_1, optimizer slots, EMA copies and global_step are
+                       ignored, and the DeepLab head keeps its initializer.
   checkpoint:PATH    one of our runs: a model_dir / TF checkpoint prefix (its
                      model_signature.json names the architecture), a .keras or .weights.h5.
 
 The last layer (the logits convs, model_info()["logits_layers"]) is skipped when the number of
 classes differs or when initialize_last_layer is False (official train.py
 initialize_last_layer / last_layers_contain_logits_only). Used only when a run starts; a
-resumed run restores its own checkpoint instead.
+resumed run restores its own checkpoint instead. (The official train.py starts from an
+ImageNet checkpoint the same way: slim restores the variables the model and the file share,
+research/deeplab/utils/train_utils.py get_model_init_fn; here the share is checked to be the
+whole backbone.)
 """
 import os
 
@@ -22,19 +35,48 @@ from deeplab_tf.training.checkpoints import (ArchitectureMismatch, describe, rea
 INIT_KINDS = ("imagenet", "official", "checkpoint")
 
 
+def _exists(path):
+    return os.path.exists(path) or tf.io.gfile.exists(path + ".index")
+
+
+def _official_names():
+    from deeplab_tf.weights.download import OFFICIAL_FILES
+    return OFFICIAL_FILES
+
+
 def parse_init(spec):
-    """"kind[:path]" -> (kind, path); ("", "") when empty. Raises ValueError."""
+    """"kind[:path]" -> (kind, path); ("", "") when empty. Cheap: reads and downloads nothing.
+
+    For official, path may also be an OFFICIAL_FILES name (an existing path wins).
+    Raises:
+      ValueError (unknown kind or official name, no path), FileNotFoundError (no such path).
+    """
     if not spec:
         return "", ""
     kind, _, path = spec.partition(":")
     if kind not in INIT_KINDS:
         raise ValueError(f"--init={spec!r}: unknown kind {kind!r}; expected imagenet[:PATH], "
-                         "official:PATH or checkpoint:PATH")
+                         "official:PATH|NAME or checkpoint:PATH")
     if kind != "imagenet" and not path:
         raise ValueError(f"--init={spec!r} needs a path ({kind}:PATH)")
-    if path and not (os.path.exists(path) or tf.io.gfile.exists(path + ".index")):
+    if path and not _exists(path):
+        names = _official_names()
+        if kind == "official" and path in names:
+            return kind, path
+        if kind == "official" and "/" not in path and os.sep not in path:
+            raise ValueError(f"--init={spec!r}: {path!r} is neither an existing path nor a "
+                             f"known official name; known names: {', '.join(sorted(names))}")
         raise FileNotFoundError(f"--init={spec!r}: {path} does not exist")
     return kind, path
+
+
+def resolve_official(path):
+    """An official:PATH|NAME argument -> a local path (a known NAME is fetched into the cache
+    once; deeplab_tf.weights.download.fetch). Raises DownloadError when that fails."""
+    if _exists(path) or path not in _official_names():
+        return path
+    from deeplab_tf.weights.download import fetch
+    return str(fetch(path))
 
 
 def check_init_architecture(spec, model_config, num_classes):
@@ -67,11 +109,23 @@ def initialize(model, spec, *, info, model_config, initialize_last_layer=True, l
     kwargs = dict(output_stride=info["output_stride"], **model_config.build_kwargs())
     if kind == "official":
         from deeplab_tf.weights import official
+        path = resolve_official(path)
         if path.endswith(".tflite"):
             from deeplab_tf.weights.tflite_reader import read_tflite as reader
         else:
             from deeplab_tf.weights.checkpoint_reader import read_checkpoint as reader
         weights = reader(path)
+        found = official.checkpoint_kind(weights)
+        scope = info["backbone"].official_scope
+        if found == "imagenet":
+            return _imagenet_backbone(model, weights, spec, scope, log)
+        if found is None and scope not in official.top_level_scopes(weights):
+            raise official.OfficialWeightsError(
+                f"--init={spec}: {weights.source} holds no official backbone scope (its "
+                f"top-level scopes: {_short(sorted(official.top_level_scopes(weights)))}); "
+                f"expected an ImageNet checkpoint of one of "
+                f"{sorted(official.BACKBONE_SCOPES)} (model {model.name!r}: {scope!r}) or a "
+                f"DeepLab checkpoint with the head scopes {list(official.HEAD_SCOPES)}")
         logits = [v for k, v in weights.tensors.items() if k.startswith("logits/")
                   and v.ndim == 4]
         classes = logits[0].shape[-1] if logits else info["num_classes"]
@@ -98,3 +152,29 @@ def initialize(model, spec, *, info, model_config, initialize_last_layer=True, l
     log(f"initialised {len(copied)} layers from {spec}; not initialised: "
         f"{skipped if len(skipped) < 8 else skipped[:8] + ['...']}")
     return copied
+
+
+def _short(names, limit=8):
+    return ", ".join(names[:limit]) + (f", ... ({len(names) - limit} more)"
+                                        if len(names) > limit else "")
+
+
+def _imagenet_backbone(model, weights, spec, scope, log):
+    """official:PATH of an ImageNet classification checkpoint: the backbone scope only."""
+    from deeplab_tf.models.naming import official_scope
+    from deeplab_tf.weights import official
+    try:
+        loaded, classifier = official.load_imagenet_backbone(model, weights, scope)
+    except official.OfficialWeightsError as error:
+        raise official.OfficialWeightsError(f"--init={spec}: {error}") from None
+    done = set(loaded)
+    head = [layer.name for layer in official.weighted_layers(model) if layer.name not in done]
+    head_scopes = sorted({official_scope(name).split("/", 1)[0] for name in head})
+    classifier_scopes = sorted({"/".join(name.split("/")[:2]) for name in classifier})
+    ignored = weights.info.get("ignored", [])
+    log(f"initialised the backbone {scope} ({len(loaded)} layers) from the ImageNet "
+        f"checkpoint {spec}; ignored {', '.join(classifier_scopes) or 'no classifier'} "
+        f"({len(classifier)} tensors) and {len(ignored)} optimizer slot / EMA / global_step "
+        "entries")
+    log(f"kept at their initializer: {len(head)} head layers under {_short(head_scopes)}")
+    return loaded

@@ -1,12 +1,15 @@
 """Downloads official DeepLab files into a cache folder, checking their sha256.
 
 Addresses are the official ones (research/deeplab/g3doc/model_zoo.md and quantize.md, the
-TFLite GPU delegate page, google-coral/test_data). sha256 values are recorded where we hold a
-copy of the file; for the others the digest is printed on first download so it can be pinned.
+TFLite GPU delegate page, google-coral/test_data, research/slim/README.md and
+research/slim/nets/mobilenet/README.md for the ImageNet classification checkpoints). sha256
+values are recorded where we hold a copy of the file; for the others the digest is printed on
+first download so it can be pinned.
 
-The cache folder is $DEEPLAB_TF_CACHE, else ~/.cache/deeplab_tf. `base_url` replaces the
-folder part of the address (tests point it at a local mirror as a file:// URL), so nothing
-here needs the network unless a user asks for a file that is not cached.
+The cache folder is $DEEPLAB_TF_CACHE, else ~/.cache/deeplab_tf. `base_url` (for a known
+name, default $DEEPLAB_TF_MIRROR) replaces the folder part of the address: a local or
+in-house mirror, a file:// URL in tests. So nothing here needs the network unless a user asks
+for a file that is not cached.
 """
 import dataclasses
 import hashlib
@@ -17,14 +20,15 @@ import urllib.parse
 import urllib.request
 from typing import Optional
 
-_TF = "http://download.tensorflow.org/models/"
+_TF = "https://download.tensorflow.org/models/"
+_MOBILENET_V2 = "https://storage.googleapis.com/mobilenet_v2/checkpoints/"
 
 
 @dataclasses.dataclass(frozen=True)
 class OfficialFile:
     url: str
     sha256: Optional[str]
-    kind: str            # "tflite" or "checkpoint" (a model zoo tarball)
+    kind: str            # "tflite" or "checkpoint" (a tarball of a TF checkpoint)
     description: str
 
     @property
@@ -50,6 +54,30 @@ OFFICIAL_FILES = {
     "xception65_coco_voc_trainaug": OfficialFile(
         _TF + "deeplabv3_pascal_train_aug_2018_01_04.tar.gz", None, "checkpoint",
         "model zoo: Xception-65 with decoder, COCO + VOC train_aug, 82.20% val mIoU"),
+    # ImageNet classification checkpoints: backbone + classifier only, for --init=official:NAME
+    # (deeplab_tf.training.initialization loads the backbone scope, the head starts fresh).
+    # research/deeplab/g3doc/model_zoo.md, "Checkpoints pretrained on ImageNet" (it names them
+    # xception_65 / xception_65_imagenet, resnet_v1_{50,101}_beta[_imagenet]):
+    "xception_65": OfficialFile(
+        _TF + "deeplabv3_xception_2018_01_04.tar.gz", None, "checkpoint",
+        "ImageNet: DeepLab's modified aligned Xception-65 (backbone xception65)"),
+    "resnet_v1_50_beta": OfficialFile(
+        _TF + "resnet_v1_50_2018_05_04.tar.gz", None, "checkpoint",
+        "ImageNet: ResNet-50 with the beta stem of three 3x3 convs (backbone resnet50_beta)"),
+    "resnet_v1_101_beta": OfficialFile(
+        _TF + "resnet_v1_101_2018_05_04.tar.gz", None, "checkpoint",
+        "ImageNet: ResNet-101 with the beta stem of three 3x3 convs (backbone resnet101_beta)"),
+    # research/slim/README.md, "Pre-trained Models" (Caffe weights converted; 7x7 stem):
+    "resnet_v1_50": OfficialFile(
+        _TF + "resnet_v1_50_2016_08_28.tar.gz", None, "checkpoint",
+        "ImageNet: slim ResNet V1 50, original 7x7 stem (backbone resnet50)"),
+    "resnet_v1_101": OfficialFile(
+        _TF + "resnet_v1_101_2016_08_28.tar.gz", None, "checkpoint",
+        "ImageNet: slim ResNet V1 101, original 7x7 stem (backbone resnet101)"),
+    # research/slim/nets/mobilenet/README.md, "Mobilenet V2 Imagenet Checkpoints":
+    "mobilenet_v2_1.0_224": OfficialFile(
+        _MOBILENET_V2 + "mobilenet_v2_1.0_224.tgz", None, "checkpoint",
+        "ImageNet: MobileNetV2 depth multiplier 1.0 (backbone mobilenetv2)"),
 }
 
 
@@ -86,7 +114,8 @@ def fetch(name_or_url, *, cache=None, sha256=None, base_url=None, progress=True)
       name_or_url: an OFFICIAL_FILES key or a URL (http(s):// or file://).
       cache: cache folder (default $DEEPLAB_TF_CACHE or ~/.cache/deeplab_tf).
       sha256: expected digest (default: the recorded one for a known name).
-      base_url: folder URL that replaces the official one (a mirror; file:// in tests).
+      base_url: folder URL that replaces the official one (a mirror; file:// in tests);
+        for a known name the default is $DEEPLAB_TF_MIRROR when set.
       progress: show a tqdm progress bar.
     Raises:
       ValueError: unknown name. DownloadError: unreachable address or sha256 mismatch.
@@ -100,6 +129,8 @@ def fetch(name_or_url, *, cache=None, sha256=None, base_url=None, progress=True)
         raise ValueError(f"official file {name_or_url!r} is unknown; allowed: "
                          f"{sorted(OFFICIAL_FILES)} or a URL")
     filename = url.rsplit("/", 1)[-1]
+    if base_url is None and name_or_url in OFFICIAL_FILES:  # an explicit URL stays as given
+        base_url = os.environ.get("DEEPLAB_TF_MIRROR")
     if base_url:
         url = base_url.rstrip("/") + "/" + filename
     target = cache_dir(cache) / filename

@@ -44,6 +44,18 @@ BACKBONE_SCOPES = {
 }
 HEAD_SCOPES = ("image_pooling", "aspp0", "aspp1", "aspp2", "aspp3", "concat_projection",
                "decoder", "logits")
+# What an ImageNet classification checkpoint holds inside its backbone scope beyond DeepLab's
+# feature extractor, per backbone scope: the classifier, a 1x1 conv named "logits" (slim
+# nets/resnet_v1.py; research/deeplab/core/xception.py) or "Logits/Conv2d_1c_1x1" (slim
+# nets/mobilenet/mobilenet.py), and MobileNetV2's final 1x1 conv to 1280 channels "Conv_1"
+# (slim nets/mobilenet/mobilenet_v2.py V2_DEF), which DeepLab never builds: its feature
+# extractor stops at layer_18 = expanded_conv_16 (research/deeplab/core/feature_extractor.py).
+CLASSIFIER_SCOPES = {
+    "MobilenetV2": ("Logits", "Conv_1"),
+    "xception_65": ("logits",),
+    "resnet_v1_50": ("logits",),
+    "resnet_v1_101": ("logits",),
+}
 # Checkpoint entries that are not model weights (optimizer slots, counters, EMA copies).
 # Quantization-aware checkpoints (the zoo's *_8bit tarballs) also hold fake-quant ranges.
 IGNORED = re.compile(r"(^global_step$)|(/(Momentum|ExponentialMovingAverage|Adam(_1)?|RMSProp"
@@ -185,6 +197,84 @@ def official_tensors(model):
         for attr, name, _ in _targets(layer, folded=False):
             tensors[name] = np.asarray(keras.ops.convert_to_numpy(getattr(layer, attr)))
     return tensors
+
+
+def top_level_scopes(weights):
+    return {name.split("/", 1)[0] for name in weights.tensors}
+
+
+def checkpoint_kind(weights):
+    """"deeplab" (a head scope: a whole model zoo model), "imagenet" (a backbone scope and no
+    head scope: an ImageNet classification checkpoint) or None (neither)."""
+    roots = top_level_scopes(weights)
+    if roots & set(HEAD_SCOPES):
+        return "deeplab"
+    if roots & set(BACKBONE_SCOPES):
+        return "imagenet"
+    return None
+
+
+def _resnet_stem_hint(model, weights, scope):
+    """Why a ResNet stem does not fit: the slim originals (resnet_v1_{50,101}_2016_08_28) have
+    one 7x7 "conv1", DeepLab's beta variants three 3x3 "conv1_1".."conv1_3" under the same
+    scope (research/deeplab/core/resnet_v1_beta.py), so only the stem tells them apart."""
+    names = {official_scope(layer.name) for layer in weighted_layers(model)}
+    file_beta = f"{scope}/conv1_1/weights" in weights.tensors
+    file_original = f"{scope}/conv1/weights" in weights.tensors
+    if f"{scope}/conv1_1" in names and file_original and not file_beta:
+        return (f"the file has the original 7x7 stem ({scope}/conv1, slim's ImageNet "
+                f"checkpoint), the model the beta stem ({scope}/conv1_1..conv1_3): use the "
+                f"{scope}_beta checkpoint, or the non-beta backbone")
+    if f"{scope}/conv1" in names and file_beta and not file_original:
+        return (f"the file has the beta stem ({scope}/conv1_1..conv1_3), the model the "
+                f"original 7x7 stem ({scope}/conv1): use slim's {scope} checkpoint, or the "
+                "beta backbone")
+    return ""
+
+
+def load_imagenet_backbone(model, weights, scope):
+    """Loads the backbone of an ImageNet classification checkpoint; all or nothing inside it.
+
+    The classifier (CLASSIFIER_SCOPES) is ignored, as are optimizer slots, EMA copies and
+    global_step (IGNORED; read_checkpoint already drops them). Layers outside `scope` (the
+    DeepLab head) are left alone.
+
+    Args:
+      model: a keras.Model named after the official scopes.
+      weights: OfficialWeights of an ImageNet checkpoint (checkpoint_kind == "imagenet").
+      scope: the model's backbone scope, e.g. "resnet_v1_101" (BackboneSpec.official_scope).
+    Returns:
+      (names of the model layers loaded, sorted names of the classifier tensors ignored).
+    Raises:
+      OfficialWeightsError when the file holds another backbone scope, or when anything
+      inside the scope is missing, extra or mis-shaped (listed).
+    """
+    from deeplab_tf.models.backbones import BACKBONES
+    found = sorted(top_level_scopes(weights) & set(BACKBONE_SCOPES))
+    if found != [scope]:
+        families = sorted(b.name for b in BACKBONES.values() if b.official_scope in found)
+        raise OfficialWeightsError(
+            f"{weights.source} is an ImageNet checkpoint of backbone scope "
+            f"{', '.join(map(repr, found))} (backbone {', '.join(families)}), but model "
+            f"{model.name!r} expects the scope {scope!r}: "
+            + _listing("tensors of the file",
+                       [n for n in weights.tensors if n.split("/", 1)[0] in found], limit=4))
+    classifier = sorted(n for n in weights.tensors
+                        if any(n.startswith(f"{scope}/{c}/")
+                               for c in CLASSIFIER_SCOPES.get(scope, ())))
+    backbone = OfficialWeights(
+        tensors={n: v for n, v in weights.tensors.items() if n not in set(classifier)},
+        folded=weights.folded, layers=weights.layers, info=weights.info)
+    try:
+        load_official_weights(model, backbone, scopes=[scope])
+    except OfficialWeightsError as error:
+        hint = _resnet_stem_hint(model, weights, scope)
+        if not hint:
+            raise
+        raise OfficialWeightsError(f"{error} ({hint})") from None
+    loaded = [layer.name for layer in weighted_layers(model)
+              if _in_scopes(official_scope(layer.name), [scope])]
+    return loaded, classifier
 
 
 def backbone_of(weights):
