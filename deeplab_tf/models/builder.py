@@ -18,8 +18,13 @@ configuration as a dict, for the training, weights and evaluation code:
     backbone          the BackboneSpec (name, preprocessing, bn, official_scope, ...)
     preprocessing     a layers.PREPROCESSING_MODES entry
     mean_pixel        the RGB pixel preprocessing maps to 0: pad images with it
-    logits_layers     names of the layers whose weights depend on num_classes: skip them when
-                      initialising from a checkpoint with another number of classes
+    logits_layers     names of the layers whose weights depend on num_classes (the class
+                      layers: v1 fc8, the four v2 branches, v3/v3+ logits.semantic), as the
+                      generation's head module reports them (its logits_layer_names, which
+                      the head also names these layers with; build_model checks that the
+                      built head agrees): skipped when initialising from a checkpoint with
+                      another number of classes, and the variables the last-layer gradient
+                      multiplier applies to
     model_name        the keras.Model name (the preset name)
 """
 import keras
@@ -76,19 +81,19 @@ def model_info(preset, num_classes=None, output_stride=None, **overrides):
         "num_classes": config["num_classes"], "output_stride": config["output_stride"],
         "config": config, "backbone": spec, "preprocessing": spec.preprocessing,
         "mean_pixel": MEAN_PIXEL[spec.preprocessing],
-        "logits_layers": _logits_layer_names(config), "model_name": preset,
+        "logits_layers": _head_module(config).logits_layer_names(config), "model_name": preset,
     }
 
 
-def _logits_layer_names(config):
-    if config["generation"] == "v1":
-        return ["fc8"]
-    if config["generation"] == "v2":
-        if config["branch_form"] == "vgg":
-            return [f"fc8_{i + 1}" for i in range(len(config["atrous_rates"]))]
-        return ["logits.semantic" + (f"_{i}" if i else "")
-                for i in range(len(config["atrous_rates"]))]
-    return ["logits.semantic"]
+_HEAD_MODULES = {"v1": deeplab_v1, "v2": deeplab_v2, "v3": deeplab_v3, "v3_cascade": deeplab_v3,
+                 "v3+": deeplab_v3_plus}
+
+
+def _head_module(config):
+    g = config["generation"]
+    if g not in _HEAD_MODULES:
+        raise ValueError(f"generation={g!r}; allowed: {sorted(_HEAD_MODULES)}")
+    return _HEAD_MODULES[g]
 
 
 def _head(config, endpoints):
@@ -116,7 +121,7 @@ def _head(config, endpoints):
             endpoints, low_level_depth=config["low_level_depth"],
             decoder_depth=config["decoder_depth"],
             decoder_separable=config["decoder_separable"], **common)
-    raise ValueError(f"generation={g!r}; allowed: 'v1', 'v2', 'v3', 'v3_cascade', 'v3+'")
+    raise ValueError(f"generation={g!r}; allowed: {sorted(_HEAD_MODULES)}")
 
 
 def _scaled(channels, width_multiplier):
@@ -142,12 +147,19 @@ def build_model(preset, num_classes=None, output_stride=None, *, batch_size=None
       ValueError naming the argument, its value and the allowed values.
     """
     config, spec = _resolve(preset, num_classes, output_stride, overrides)
+    expected = _head_module(config).logits_layer_names(config)
     images = keras.Input(shape=(*input_shape, 3), batch_size=batch_size, name="images")
     x = Preprocess(spec.preprocessing, name="preprocess")(images)
     backbone_kwargs = {k: tuple(config[k]) if k == "multi_grid" else config[k]
                        for k in _BACKBONE_KEYS if k in config}
     endpoints = spec.build(x, output_stride=config["output_stride"], bn=spec.bn,
                            width_multiplier=config["width_multiplier"], **backbone_kwargs)
-    logits, _ = _head(config, endpoints)
+    logits, created = _head(config, endpoints)
+    if created != expected:
+        # model_info's list picks the layers skipped at initialisation and given the gradient
+        # multiplier: a head naming its class layers otherwise would silently break both.
+        raise RuntimeError(f"internal error: the {config['generation']} head of preset "
+                           f"{preset!r} created the class layers {created}, but model_info "
+                           f"reports logits_layers={expected}")
     logits = ResizeBilinear(name="logits_resize", dtype="float32")([logits, images])
     return keras.Model(images, logits, name=preset)

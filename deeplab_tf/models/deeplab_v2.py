@@ -10,35 +10,54 @@ logits, fused by summation.
 """
 import keras
 
-from deeplab_tf.models.deeplab_v1 import fc_branch
+from deeplab_tf.models.deeplab_v1 import fc_branch, logits_name
 from deeplab_tf.models.layers import AtrousConv2D
 from deeplab_tf.models.naming import keras_name
 
 BRANCH_FORMS = ("vgg", "resnet")
 
 
+def _vgg_suffix(i):
+    return f"_{i + 1}"
+
+
+def branch_logits_names(num_branches, branch_form):
+    """Names of the branches' class layers: fc8_1, fc8_2, ... (VGG) or logits.semantic,
+    logits.semantic_1, ... (ResNet). The head names its layers with this function."""
+    if branch_form == "vgg":
+        return [logits_name(_vgg_suffix(i)) for i in range(num_branches)]
+    return [keras_name("logits/semantic" + (f"_{i}" if i else "")) for i in range(num_branches)]
+
+
+def logits_layer_names(config):
+    """Names of the layers whose weights depend on num_classes, for a resolved preset config
+    (builder.model_info): one class layer per ASPP branch."""
+    return branch_logits_names(len(config["atrous_rates"]), config["branch_form"])
+
+
 def aspp_sum_head(endpoints, *, num_classes, atrous_rates, branch_form, fc_depth=1024,
                   dropout=0.5):
-    """[B, h, w, C] backbone output -> (logits [B, h, w, num_classes], class layer names)."""
+    """[B, h, w, C] backbone output -> (logits [B, h, w, num_classes], names of the class
+    layers it created)."""
     if branch_form not in BRANCH_FORMS:
         raise ValueError(f"branch_form={branch_form!r}; allowed: {BRANCH_FORMS}")
     if not atrous_rates:
         raise ValueError("atrous_rates=() : DeepLab v2 ASPP needs at least one rate, "
                          "e.g. (6, 12, 18, 24)")
     features = endpoints["out"]
-    branches, names = [], []
-    for i, rate in enumerate(atrous_rates):
+    names = branch_logits_names(len(atrous_rates), branch_form)
+    branches, class_layers = [], []
+    for i, (rate, name) in enumerate(zip(atrous_rates, names)):
         if branch_form == "vgg":
-            suffix = f"_{i + 1}"
-            branches.append(fc_branch(features, num_classes=num_classes, rate=rate,
-                                      fc_depth=fc_depth, dropout=dropout, suffix=suffix))
-            names.append(f"fc8{suffix}")
+            # fc_branch names its fc8 from the same suffix (deeplab_v1.logits_name).
+            logits, layer = fc_branch(features, num_classes=num_classes, rate=rate,
+                                      fc_depth=fc_depth, dropout=dropout, suffix=_vgg_suffix(i))
         else:
-            scope = "logits/semantic" + (f"_{i}" if i else "")
-            branches.append(AtrousConv2D(num_classes, 3, dilation_rate=rate,
-                                        padding="same", name=keras_name(scope))(features))
-            names.append(keras_name(scope))
+            layer = AtrousConv2D(num_classes, 3, dilation_rate=rate, padding="same", name=name)
+            logits = layer(features)
+        branches.append(logits)
+        class_layers.append(layer.name)
     if len(branches) == 1:
-        return branches[0], names
+        return branches[0], class_layers
     sum_name = "fc8" if branch_form == "vgg" else keras_name("logits/sum")
-    return keras.layers.Add(name=sum_name)(branches), names
+    return keras.layers.Add(name=sum_name)(branches), class_layers

@@ -20,6 +20,7 @@ from deeplab_tf.models.naming import keras_name
 # The head's BatchNorm: model.py passes decay=0.9997, epsilon=1e-5 (utils.get_batch_norm_params).
 HEAD_BN = {"momentum": 0.9997, "epsilon": 1e-5}
 LOGITS_SCOPE = "logits/semantic"
+LOGITS_NAME = keras_name(LOGITS_SCOPE)
 
 
 def aspp(features, *, atrous_rates, aspp_depth=256, image_pooling=True, aspp_separable=False,
@@ -45,9 +46,16 @@ def aspp(features, *, atrous_rates, aspp_depth=256, image_pooling=True, aspp_sep
     return keras.layers.Dropout(dropout, name="concat_projection_dropout")(x)
 
 
+def logits_layer_names(config):
+    """Names of the layers whose weights depend on num_classes, for a resolved preset config
+    (builder.model_info): logits/semantic, which logits_layer creates under this name."""
+    return [LOGITS_NAME]
+
+
 def logits_layer(x, num_classes):
-    """logits/semantic: [B, h, w, C] -> [B, h, w, num_classes]."""
-    return keras.layers.Conv2D(num_classes, 1, name=keras_name(LOGITS_SCOPE))(x)
+    """logits/semantic: [B, h, w, C] -> ([B, h, w, num_classes], [its layer name])."""
+    layer = keras.layers.Conv2D(num_classes, 1, name=LOGITS_NAME)
+    return layer(x), [layer.name]
 
 
 def aspp_head(endpoints, *, num_classes, atrous_rates, aspp_depth=256, image_pooling=True,
@@ -56,9 +64,9 @@ def aspp_head(endpoints, *, num_classes, atrous_rates, aspp_depth=256, image_poo
     x = aspp(endpoints["out"], atrous_rates=atrous_rates, aspp_depth=aspp_depth,
              image_pooling=image_pooling, aspp_separable=aspp_separable, dropout=dropout,
              width_multiplier=width_multiplier)
-    return logits_layer(x, num_classes), [keras_name(LOGITS_SCOPE)]
+    return logits_layer(x, num_classes)
 
 
 def cascade_head(endpoints, *, num_classes):
     """Cascaded v3 (Sec. 3.2): logits straight on the last cascaded block (block7)."""
-    return logits_layer(endpoints["out"], num_classes), [keras_name(LOGITS_SCOPE)]
+    return logits_layer(endpoints["out"], num_classes)

@@ -13,9 +13,16 @@ Official research/deeplab/model.py refine_by_decoder, with its scope names:
 """
 import keras
 
-from deeplab_tf.models.deeplab_v3 import HEAD_BN, LOGITS_SCOPE, aspp, logits_layer
+from deeplab_tf.models import deeplab_v3
+from deeplab_tf.models.deeplab_v3 import HEAD_BN, aspp, logits_layer
 from deeplab_tf.models.layers import ResizeBilinear, conv_bn, scaled_channels, separable_conv_bn
 from deeplab_tf.models.naming import keras_name
+
+
+def logits_layer_names(config):
+    """Names of the layers whose weights depend on num_classes, for a resolved preset config
+    (builder.model_info): the decoder ends in the v3 logits layer."""
+    return deeplab_v3.logits_layer_names(config)
 
 
 def decoder(encoder, low_level, *, low_level_depth=48, decoder_depth=256,
@@ -45,4 +52,4 @@ def decoder_head(endpoints, *, num_classes, atrous_rates, aspp_depth=256, image_
     x = decoder(encoder, endpoints[4], low_level_depth=low_level_depth,
                 decoder_depth=decoder_depth, decoder_separable=decoder_separable,
                 width_multiplier=width_multiplier)
-    return logits_layer(x, num_classes), [keras_name(LOGITS_SCOPE)]
+    return logits_layer(x, num_classes)
