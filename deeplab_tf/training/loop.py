@@ -47,8 +47,8 @@ def _format_eta(seconds):
 
 
 def train(model, *, config, strategy, num_classes, make_train_dataset, global_batch_size,
-          signature=None, make_eval_dataset=None, ignore_label=255, final_eval=True,
-          log=print):
+          logits_layers=(), signature=None, make_eval_dataset=None, ignore_label=255,
+          final_eval=True, log=print):
     """Trains `model` to config.train_steps. Returns a TrainResult.
 
     Args:
@@ -56,6 +56,8 @@ def train(model, *, config, strategy, num_classes, make_train_dataset, global_ba
       make_train_dataset: fn(tf.distribute.InputContext) -> tf.data.Dataset of dicts with
         "image" [b, H, W, 3] and "label" [b, H, W], b = this worker's batch (the global batch
         divided by ctx.num_input_pipelines), sharded by ctx.input_pipeline_id.
+      logits_layers: model_info(...)["logits_layers"] of the model, the layers whose gradients
+        config.last_layer_gradient_multiplier scales; required when it is not 1.
       signature: checkpoints.model_signature(...) written beside the checkpoints and checked
         against an existing one before resuming.
       make_eval_dataset: fn() -> eval tf.data.Dataset (dicts with "image", "label"), or None.
@@ -85,7 +87,7 @@ def train(model, *, config, strategy, num_classes, make_train_dataset, global_ba
     elif signature is not None and chief:
         ckpt_lib.write_signature(config.model_dir, signature)
     train_step = make_train_step(model, optimizer, config, strategy, num_classes=num_classes,
-                                 ignore_label=ignore_label)
+                                 logits_layers=logits_layers, ignore_label=ignore_label)
     writer = (tf.summary.create_file_writer(os.path.join(config.model_dir, "train"))
               if chief else tf.summary.create_noop_writer())
     schedule = getattr(optimizer, "inner_optimizer", optimizer)._learning_rate

@@ -4,10 +4,12 @@
   * Weight decay: L2 on convolution / dense kernels, slim convention wd * sum(w^2) / 2 added
     to the loss. Depthwise kernels are not decayed: the official MobileNetV2 and Xception arg
     scopes use regularize_depthwise=False. Biases, BatchNorm gamma/beta are not decayed.
-  * The last layer: every Conv2D whose output has num_classes channels (the logits convs; the
-    v2 ASPP has four such parallel branches). Its gradients are multiplied by
-    last_layer_gradient_multiplier (official slim.learning.multiply_gradients, which for SGD
-    with momentum equals an LR multiplier), and it is the part skipped at initialisation when
+  * The last layer: exactly the layers named in model_info(...)["logits_layers"], which the
+    head that creates them reports (v1 fc8, the four parallel v2 ASPP branches, v3/v3+
+    logits.semantic), looked up by name in the built model, never guessed from a layer's
+    type or width. Their gradients are multiplied by last_layer_gradient_multiplier
+    (official slim.learning.multiply_gradients, which for SGD with momentum equals an LR
+    multiplier), and they are the part skipped at initialisation (initialization.py) when
     the number of classes differs.
   * BatchNorm: synchronized across replicas when there are several (Keras 3 reads
     `synchronized` at call time, so setting it on the built layers before the train step is
@@ -36,10 +38,23 @@ def decayed_kernels(model):
     return [k for k in kernels if k.trainable]
 
 
-def last_layers(model, num_classes):
-    """Conv2D layers producing num_classes channels (the logits)."""
-    return [layer for layer in all_layers(model)
-            if type(layer) is keras.layers.Conv2D and layer.filters == num_classes]
+def named_layers(model, names):
+    """The layers of `model` (nested models flattened) called `names`, in that order.
+
+    Raises ValueError when a name is missing or names several layers: a silently empty or
+    wrong selection would train the last layer at the plain learning rate.
+    """
+    by_name = {}
+    for layer in all_layers(model):
+        by_name.setdefault(layer.name, []).append(layer)
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ValueError(f"layers {missing} are not in model {model.name!r} (its logits_layers "
+                         "must come from model_info of the same preset and overrides)")
+    ambiguous = [n for n in names if len(by_name[n]) > 1]
+    if ambiguous:
+        raise ValueError(f"layer names {ambiguous} occur more than once in model {model.name!r}")
+    return [by_name[n][0] for n in names]
 
 
 def batch_norm_layers(model):
@@ -74,9 +89,18 @@ def build_optimizer(config):
     return optimizer
 
 
-def gradient_multipliers(model, num_classes, multiplier):
-    """{id(variable): multiplier} for the last layer's variables (empty when 1)."""
+def gradient_multipliers(model, logits_layers, multiplier):
+    """{id(variable): multiplier} for the variables of the layers named logits_layers
+    (model_info(...)["logits_layers"]); empty when the multiplier is 1.
+
+    Raises ValueError when logits_layers names a layer the model lacks (checked at any
+    multiplier: the list comes from another configuration), or is empty while the multiplier
+    is not 1.
+    """
+    layers = named_layers(model, logits_layers)
     if multiplier == 1.0:
         return {}
-    return {id(v): multiplier for layer in last_layers(model, num_classes)
-            for v in layer.trainable_variables}
+    if not layers:
+        raise ValueError(f"last_layer_gradient_multiplier={multiplier} needs the names of the "
+                         "logits layers (model_info(...)['logits_layers']); none were given")
+    return {id(v): multiplier for layer in layers for v in layer.trainable_variables}

@@ -33,8 +33,12 @@ def forward(model, images, scales, training):
     return outputs + [tf.reduce_max(tf.stack(full), axis=0)]
 
 
-def make_train_step(model, optimizer, config, strategy, *, num_classes, ignore_label=255):
+def make_train_step(model, optimizer, config, strategy, *, num_classes, logits_layers=(),
+                    ignore_label=255):
     """Returns train_step(iterator) -> dict(loss=, regularization=) (global, float32).
+
+    logits_layers: names of the layers config.last_layer_gradient_multiplier applies to
+    (model_info(...)["logits_layers"]); required when that multiplier is not 1.
 
     `iterator` yields this worker's batch (global batch / number of workers); local replica r
     receives and trains on slice r of it.
@@ -47,7 +51,8 @@ def make_train_step(model, optimizer, config, strategy, *, num_classes, ignore_l
     variables = model.trainable_variables
     kernel_ids = {id(k) for k in decayed_kernels(model)}
     kernels = [v for v in variables if id(v) in kernel_ids]
-    multipliers = gradient_multipliers(model, num_classes, config.last_layer_gradient_multiplier)
+    multipliers = gradient_multipliers(model, logits_layers,
+                                       config.last_layer_gradient_multiplier)
     accumulation = config.accumulation_steps
     class_weights = config.class_weights
     use_top_k = config.top_k_percent_pixels < 1.0

@@ -1,11 +1,13 @@
 """The train loop in-process (default strategy, tiny Keras models, in-memory batches): NaN
-guard, gradient accumulation, last-layer multiplier, frozen BatchNorm, multi-scale input."""
+guard, gradient accumulation, last-layer multiplier (on a built preset), frozen BatchNorm,
+multi-scale input."""
 import numpy as np
 import pytest
 import tensorflow as tf
 import keras
 
 from deeplab_tf.config import TrainConfig
+from deeplab_tf.models.builder import build_model, model_info
 from deeplab_tf.training.loop import TrainingDiverged, train
 from deeplab_tf.training.step import forward
 
@@ -26,6 +28,17 @@ def tiny(batch_norm=False, seed=0):
     return keras.Model(x, y)
 
 
+# A built preset, tiny: MobileNetV2 v3 head at 1/8 width, no dropout (both runs see the same
+# forward pass).
+PRESET, OVERRIDES = "deeplabv3_mobilenetv2", dict(width_multiplier=0.125, aspp_depth=8,
+                                                  dropout=0.0)
+
+
+def tiny_preset(seed=0):
+    keras.utils.set_random_seed(seed)
+    return build_model(PRESET, num_classes=3, **OVERRIDES)
+
+
 def dataset(images=IMAGES, labels=LABELS, batch=4):
     return lambda ctx: tf.data.Dataset.from_tensor_slices(
         {"image": images, "label": labels}).batch(batch)
@@ -38,10 +51,10 @@ def config(tmp_path, **kw):
     return TrainConfig(**{**base, **kw})
 
 
-def run(model, tmp_path, make=dataset(), **kw):
+def run(model, tmp_path, make=dataset(), logits_layers=(), **kw):
     return train(model, config=config(tmp_path, **kw), strategy=tf.distribute.get_strategy(),
                  num_classes=3, make_train_dataset=make, global_batch_size=4,
-                 log=lambda s: None)
+                 logits_layers=logits_layers, log=lambda s: None)
 
 
 def test_nan_loss_stops_the_run_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
@@ -61,15 +74,30 @@ def test_gradient_accumulation_equals_the_full_batch(tmp_path):
 
 
 def test_last_layer_gradient_multiplier_scales_only_the_logits_update(tmp_path):
-    initial = tiny().get_weights()
-    plain, boosted = tiny(), tiny()
-    run(plain, tmp_path / "p", train_steps=1)
-    run(boosted, tmp_path / "b", train_steps=1, last_layer_gradient_multiplier=10.0)
-    names = [w.path for w in plain.weights]
-    for name, w0, a, b in zip(names, initial, plain.get_weights(), boosted.get_weights()):
-        factor = 10.0 if name.startswith("logits") else 1.0
+    names = model_info(PRESET, num_classes=3, **OVERRIDES)["logits_layers"]
+    initial = tiny_preset().get_weights()
+    plain, boosted = tiny_preset(), tiny_preset()
+    run(plain, tmp_path / "p", train_steps=1, logits_layers=names)
+    run(boosted, tmp_path / "b", train_steps=1, last_layer_gradient_multiplier=10.0,
+        logits_layers=names)
+    # Keras variable paths are "<layer name>/<weight>".
+    paths = [w.path for w in plain.weights]
+    assert {p.split("/")[0] for p in paths} >= set(names)
+    for path, w0, a, b in zip(paths, initial, plain.get_weights(), boosted.get_weights()):
+        factor = 10.0 if path.split("/")[0] in names else 1.0
+        if factor != 1.0:
+            assert np.abs(a - w0).max() > 0, path
         # SGD + momentum from zero: the first update is -lr * multiplier * gradient.
-        np.testing.assert_allclose(b - w0, factor * (a - w0), rtol=1e-3, atol=1e-6)
+        np.testing.assert_allclose(b - w0, factor * (a - w0), rtol=1e-3, atol=1e-6,
+                                   err_msg=path)
+
+
+def test_last_layer_gradient_multiplier_needs_the_logits_layer_names(tmp_path):
+    with pytest.raises(ValueError, match="needs the names of the logits layers"):
+        run(tiny(), tmp_path, train_steps=1, last_layer_gradient_multiplier=10.0)
+    with pytest.raises(ValueError, match=r"\['fc8'\] are not in model"):
+        run(tiny(), tmp_path / "other", train_steps=1, last_layer_gradient_multiplier=10.0,
+            logits_layers=["fc8"])
 
 
 def test_frozen_batch_norm_keeps_statistics_and_scale(tmp_path):
