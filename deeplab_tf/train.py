@@ -120,6 +120,7 @@ def run(configs, log=print):
         f"{strategy.num_replicas_in_sync} replica(s), global batch {d.batch_size}, "
         f"{t.mixed_precision} -> {t.model_dir}")
     result = train(model, config=t, strategy=strategy, num_classes=num_classes,
+                   logits_layers=info["logits_layers"],
                    make_train_dataset=make_train_dataset, global_batch_size=d.batch_size,
                    signature=signature, make_eval_dataset=make_eval_dataset,
                    ignore_label=dataset_info.ignore_label, final_eval=False, log=log)
