@@ -176,5 +176,5 @@ def _imagenet_backbone(model, weights, spec, scope, log):
         f"checkpoint {spec}; ignored {', '.join(classifier_scopes) or 'no classifier'} "
         f"({len(classifier)} tensors) and {len(ignored)} optimizer slot / EMA / global_step "
         "entries")
-    log(f"kept at their initializer: {len(head)} head layers under {_short(head_scopes)}")
+    log(f"kept at their initializer: {len(head)} head layers under {_short(head_scopes, 16)}")
     return loaded
