@@ -45,7 +45,8 @@ def define_flags():
         getattr(common_flags, group, lambda: None)()
     _define("string", "checkpoint", None, "Training model_dir or checkpoint prefix to evaluate.")
     _define("string", "model", None, "A .keras file, a SavedModel folder or a .tflite file.")
-    _define("string", "output_dir", None, "Where metrics.json and the pictures go.")
+    _define("string", "output_dir", None, "Where metrics.json and the pictures go (default "
+            "with --checkpoint: the run's folder/evaluate_<eval_split>).")
     _define("string", "data_folder", None, "Raw dataset folder (official layout) instead of "
             "--data_dir TFRecords.")
     _define("integer", "eval_batch_size", 4, "Images per model call.")
@@ -116,7 +117,13 @@ def run():
     from deeplab_tf.data.datasets import get_dataset
     from deeplab_tf.postprocess import crf as crf_lib
     if not FLAGS.output_dir:
-        _fail("--output_dir is required")
+        if not FLAGS.checkpoint:
+            _fail("--output_dir is required with --model")
+        # A training run's own folder: RUN/evaluate_<split> beside RUN/eval (training's final
+        # evaluation), so a recipe's evaluate command needs no output folder of its own.
+        run_dir = (FLAGS.checkpoint if os.path.isdir(FLAGS.checkpoint)
+                   else os.path.dirname(FLAGS.checkpoint))
+        FLAGS.output_dir = os.path.join(run_dir, f"evaluate_{FLAGS.eval_split}")
     if not FLAGS.data_folder and not FLAGS.data_dir:
         _fail("pass --data_folder=RAW_FOLDER (official layout) or --data_dir=TFRECORDS")
     info = get_dataset(FLAGS.dataset)

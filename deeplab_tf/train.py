@@ -44,6 +44,7 @@ def run(configs, log=print):
     import keras
     import tensorflow as tf
     from deeplab_tf.training import checkpoints as ckpt_lib
+    from deeplab_tf.training import precision
     from deeplab_tf.training.initialization import check_init_architecture, initialize
     from deeplab_tf.training.strategy import input_context, is_chief, make_strategy, split_cpu
 
@@ -52,12 +53,15 @@ def run(configs, log=print):
     if t.deterministic:
         keras.utils.set_random_seed(t.seed)
         tf.config.experimental.enable_op_determinism()
-    if t.mixed_precision != "none":
-        keras.mixed_precision.set_global_policy(t.mixed_precision)
     try:
         strategy = make_strategy(t.strategy, t.tpu)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    policy, reason = precision.resolve(t.mixed_precision, strategy)
+    if t.mixed_precision == "auto":
+        log(f"--mixed_precision=auto -> {policy} ({reason})")
+    t = dataclasses.replace(t, mixed_precision=policy)
+    precision.apply(policy)
     worker_batch = check_replicas(strategy, d.batch_size, t.accumulation_steps)
     try:
         check_init_architecture(t.init, m, num_classes)
@@ -111,7 +115,7 @@ def run(configs, log=print):
     if chief:
         tf.io.gfile.makedirs(t.model_dir)
         with tf.io.gfile.GFile(os.path.join(t.model_dir, "flags.txt"), "w") as f:
-            f.write(FLAGS.flags_into_string())
+            f.write(resolved_flags(mixed_precision=t.mixed_precision))
 
     # ---- train ---------------------------------------------------------------------------
     from deeplab_tf.training.loop import train
@@ -139,7 +143,7 @@ def run(configs, log=print):
                 "step": int(result.step), "eval_scales": list(e.eval_scales),
                 "add_flipped_images": e.add_flipped_images}
     metrics = final_evaluation(model, eval_data, e, dataset_info, num_classes, eval_dir,
-                               settings, log)
+                               settings, log, backbone=info["backbone"].name)
     outputs["metrics"] = os.path.join(eval_dir, "metrics.json")
     outputs["eval_pictures"] = os.path.join(eval_dir, "panels")
     outputs["mean_iou"] = metrics.get("mean_iou")
@@ -149,6 +153,18 @@ def run(configs, log=print):
     return outputs
 
 
+def resolved_flags(**resolved):
+    """FLAGS as a flagfile, with the values resolved at run time (e.g. --mixed_precision=auto
+    -> the policy picked) in place of what was asked, so the file reruns exactly this run."""
+    lines = []
+    for line in FLAGS.flags_into_string().splitlines():
+        name = line.lstrip("-").split("=", 1)[0]
+        if name not in resolved:
+            lines.append(line)
+    lines += [f"--{name}={value}" for name, value in resolved.items()]
+    return "\n".join(lines) + "\n"
+
+
 def class_names_for(dataset_info, num_classes):
     """The dataset's class names, padded with class_<i> when the model has more classes."""
     names = list(dataset_info.class_names)[:num_classes]
@@ -156,25 +172,33 @@ def class_names_for(dataset_info, num_classes):
 
 
 def final_evaluation(model, data, eval_config, dataset_info, num_classes, eval_dir, settings,
-                     log, num_panels=8):
+                     log, num_panels=8, backbone=None):
     """The held-out split through deeplab_tf.evaluate (inference.py's padding, eval scales and
     flips; the confusion matrix summed over the whole split), written the way `evaluate` writes
-    it: metrics.json, metrics.md, confusion_matrix.png and image | prediction | truth panels."""
+    it: metrics.json, metrics.md, confusion_matrix.png and image | prediction | truth panels.
+    With eval_config.crf the predictions are refined by the DenseCRF with the papers' values
+    for `backbone` (postprocess/crf.py), and metrics.json also holds "without_crf"."""
     import numpy as np
     from deeplab_tf import evaluation as evaluate_lib
+    from deeplab_tf.postprocess import crf as crf_lib
     from deeplab_tf.predictors import predictor_from_keras
     names = class_names_for(dataset_info, num_classes)
+    crf_params = crf_lib.default_params(backbone) if eval_config.crf else None
+    settings = dict(settings, crf=eval_config.crf)
     result = evaluate_lib.evaluate(
         predictor_from_keras(model), evaluate_lib.record_examples(data, eval_config.split),
         num_classes, class_names=names,
         eval_scales=eval_config.eval_scales, add_flipped_images=eval_config.add_flipped_images,
-        pad_multiple=data.output_stride, ignore_label=dataset_info.ignore_label,
+        crf_params=crf_params, pad_multiple=data.output_stride,
+        ignore_label=dataset_info.ignore_label,
         panels_dir=os.path.join(eval_dir, "panels"), num_panels=num_panels,
         colours=np.asarray(dataset_info.label_palette(), np.uint8), progress=False)
     evaluate_lib.write_outputs(result, eval_dir, names, settings)
     metrics = result["metrics"]
+    crf_note = (f" with DenseCRF (without: {result['without_crf']['mean_iou']:.4f})"
+                if eval_config.crf else "")
     log(f"evaluation on {eval_config.split} ({result['images']} images): mIoU "
-        f"{metrics['mean_iou']:.4f}  pixel accuracy {metrics['pixel_accuracy']:.4f}")
+        f"{metrics['mean_iou']:.4f}{crf_note}  pixel accuracy {metrics['pixel_accuracy']:.4f}")
     return metrics
 
 

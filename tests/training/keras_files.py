@@ -11,19 +11,24 @@ def write_keras_vgg16_file(path, model, seed=0):
     """Writes a VGG-16 file (with its fc1/fc2 top) whose shapes fit `model`, one of our VGG-16
     DeepLab models at any width: blockB_convI kernels as our vgg_16.convB.convB_I, and fc1/fc2 as
     the 7x7 / 1x1 layers whose DeepLab v1 decimation (every 3rd tap, every 4th channel) gives our
-    fc6 / fc7 widths. Values are random. Returns {keras layer name: [arrays]}."""
+    fc6 / fc7 widths. Values are random at He scale (so a network started from them trains).
+    Returns {keras layer name: [arrays]}."""
     rng = np.random.RandomState(seed)
+
+    def he(*shape):
+        fan_in = int(np.prod(shape[:-1]))
+        return (rng.randn(*shape) * np.sqrt(2.0 / fan_in)).astype("float32")
+
     layers = {}
     for block, count in {1: 2, 2: 2, 3: 3, 4: 3, 5: 3}.items():
         for i in range(1, count + 1):
             kernel = model.get_layer(f"vgg_16.conv{block}.conv{block}_{i}").kernel.shape
-            layers[f"block{block}_conv{i}"] = [rng.randn(*kernel).astype("float32"),
-                                               rng.randn(kernel[-1]).astype("float32")]
+            layers[f"block{block}_conv{i}"] = [he(*kernel),
+                                               rng.randn(kernel[-1]).astype("float32") * 0.01]
     fc6 = model.get_layer(next(n for n in ("fc6", "fc6_1") if _has(model, n))).kernel.shape
     width, channels = 4 * fc6[-1], fc6[2]
-    layers["fc1"] = [rng.randn(7 * 7 * channels, width).astype("float32"),
-                     rng.randn(width).astype("float32")]
-    layers["fc2"] = [rng.randn(width, width).astype("float32"), rng.randn(width).astype("float32")]
+    layers["fc1"] = [he(7 * 7 * channels, width), np.zeros(width, "float32")]
+    layers["fc2"] = [he(width, width), np.zeros(width, "float32")]
     with h5py.File(path, "w") as f:
         f.attrs["layer_names"] = [name.encode() for name in layers]
         for name, values in layers.items():
