@@ -253,12 +253,14 @@ def load_imagenet_backbone(model, weights, scope):
     found = sorted(top_level_scopes(weights) & set(BACKBONE_SCOPES))
     if found != [scope]:
         families = sorted(b.name for b in BACKBONES.values() if b.official_scope in found)
+        names = [n for n in weights.tensors if n.split("/", 1)[0] in found]
         raise OfficialWeightsError(
             f"{weights.source} is an ImageNet checkpoint of backbone scope "
             f"{', '.join(map(repr, found))} (backbone {', '.join(families)}), but model "
             f"{model.name!r} expects the scope {scope!r}: "
-            + _listing("tensors of the file",
-                       [n for n in weights.tensors if n.split("/", 1)[0] in found], limit=4))
+            + _listing("the file's tensors are under", {"/".join(n.split("/")[:2])
+                                                         for n in names}, limit=8)
+            + f" ({len(names)} tensors)")
     classifier = sorted(n for n in weights.tensors
                         if any(n.startswith(f"{scope}/{c}/")
                                for c in CLASSIFIER_SCOPES.get(scope, ())))

@@ -244,9 +244,11 @@ def test_resnet50_checkpoint_for_a_resnet101_model(imagenet_file):
         "deeplabv3_resnet101", f"official:{prefix}",
         r"^--init=official:.*model\.ckpt: .*model\.ckpt is an ImageNet checkpoint of backbone "
         r"scope 'resnet_v1_50' \(backbone resnet50, resnet50_beta\), but model "
-        r"'deeplabv3_resnet101' expects the scope 'resnet_v1_101': tensors of the file \(\d+\): "
-        r"resnet_v1_50/block1/unit_1/bottleneck_v1/conv1/BatchNorm/beta, ")
-    assert "more)" in message
+        r"'deeplabv3_resnet101' expects the scope 'resnet_v1_101': the file's tensors are under "
+        r"\(8\): resnet_v1_50/block1, resnet_v1_50/block2, resnet_v1_50/block3, "
+        r"resnet_v1_50/block4, resnet_v1_50/conv1_1, resnet_v1_50/conv1_2, resnet_v1_50/conv1_3, "
+        r"resnet_v1_50/logits \((\d+) tensors\)$")
+    assert message.endswith(f"({len(_file(prefix)) - 3} tensors)")  # not slots, EMA, step
 
 
 def test_xception_checkpoint_for_a_mobilenet_model(imagenet_file):
@@ -254,7 +256,8 @@ def test_xception_checkpoint_for_a_mobilenet_model(imagenet_file):
     _expect_error("deeplabv3_mobilenetv2", f"official:{prefix}",
                   r"ImageNet checkpoint of backbone scope 'xception_65' \(backbone xception65\), "
                   r"but model 'deeplabv3_mobilenetv2' expects the scope 'MobilenetV2': "
-                  r"tensors of the file .*xception_65/entry_flow/")
+                  r"the file's tensors are under \(4\): xception_65/entry_flow, "
+                  r"xception_65/exit_flow, xception_65/logits, xception_65/middle_flow \(\d+ ")
 
 
 def test_original_resnet_stem_for_the_beta_backbone_lists_and_explains(imagenet_file):
@@ -308,3 +311,14 @@ def test_unknown_official_name_lists_the_known_names():
         _init(None, "deeplabv3_mobilenetv2", "official:resnet_v9")
     with pytest.raises(FileNotFoundError, match=r"no/such/model\.ckpt does not exist"):
         parse_init("official:no/such/model.ckpt")
+
+
+def test_truncated_tarball_is_a_clear_error_and_leaves_no_half_folder(tmp_path, imagenet_file):
+    good = _pack(tmp_path / "good.tar.gz", pathlib.Path(imagenet_file("deeplabv3_mobilenetv2"))
+                 .parent)
+    broken = tmp_path / "mobilenet_v2_1.0_224.tgz"
+    broken.write_bytes(good.read_bytes()[:2000])
+    _expect_error("deeplabv3_mobilenetv2", f"official:{broken}",
+                  r"mobilenet_v2_1\.0_224\.tgz is not a readable tarball \(")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.tar.gz",
+                                                         "mobilenet_v2_1.0_224.tgz"]

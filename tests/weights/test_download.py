@@ -56,3 +56,31 @@ def test_progress_bar_and_unpinned_digest(tmp_path, mirror, capsys):
     captured = capsys.readouterr()
     assert f"{FLOAT_FILE}: sha256 68a53978" in captured.out
     assert "B/s" in captured.err or "B/" in captured.err  # tqdm wrote its bar
+
+
+def test_imagenet_checkpoints_are_known_by_name_at_https_addresses():
+    # research/deeplab/g3doc/model_zoo.md "Checkpoints pretrained on ImageNet", research/slim
+    # README.md "Pre-trained Models", research/slim/nets/mobilenet/README.md.
+    expected = {
+        "xception_65": "download.tensorflow.org/models/deeplabv3_xception_2018_01_04.tar.gz",
+        "resnet_v1_50_beta": "download.tensorflow.org/models/resnet_v1_50_2018_05_04.tar.gz",
+        "resnet_v1_101_beta": "download.tensorflow.org/models/resnet_v1_101_2018_05_04.tar.gz",
+        "resnet_v1_50": "download.tensorflow.org/models/resnet_v1_50_2016_08_28.tar.gz",
+        "resnet_v1_101": "download.tensorflow.org/models/resnet_v1_101_2016_08_28.tar.gz",
+        "mobilenet_v2_1.0_224":
+            "storage.googleapis.com/mobilenet_v2/checkpoints/mobilenet_v2_1.0_224.tgz",
+    }
+    for name, address in expected.items():
+        entry = download.OFFICIAL_FILES[name]
+        assert (entry.url, entry.kind, entry.sha256) == ("https://" + address, "checkpoint", None)
+    assert all(e.url.startswith("https://") for e in download.OFFICIAL_FILES.values())
+
+
+def test_mirror_variable_serves_known_names_only(tmp_path, mirror, monkeypatch):
+    monkeypatch.setenv("DEEPLAB_TF_MIRROR", download.file_url(mirror))
+    path = download.fetch("deeplabv3_257_mv_gpu", cache=tmp_path / "cache", progress=False)
+    assert download.sha256_of(path) == download.OFFICIAL_FILES["deeplabv3_257_mv_gpu"].sha256
+    # An explicit URL is fetched as given, not from the mirror.
+    with pytest.raises(download.DownloadError, match="could not download file:.*elsewhere"):
+        download.fetch(download.file_url(tmp_path / "elsewhere" / FLOAT_FILE),
+                       cache=tmp_path / "other", progress=False)
