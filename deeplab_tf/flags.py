@@ -78,7 +78,13 @@ def define_train_flags():
                       "deeplab_tf/training/precision.py).")
     flags.DEFINE_boolean("xla", False, "jit_compile the train step.")
     flags.DEFINE_string("init", "",
-                        "Initialisation: imagenet[:PATH] | official:PATH | checkpoint:PATH.")
+                        "Initialisation: imagenet[:PATH] (Keras ImageNet file) | "
+                        "official:PATH|NAME (an official TF1 checkpoint prefix/folder/.tar.gz/"
+                        ".tgz or .tflite, or a name of deeplab_tf.weights.download."
+                        "OFFICIAL_FILES fetched into $DEEPLAB_TF_CACHE, e.g. resnet_v1_101_beta, "
+                        "resnet_v1_101, xception_65, mobilenet_v2_1.0_224: an ImageNet "
+                        "classification checkpoint initialises the backbone only, a model zoo "
+                        "checkpoint the whole model) | checkpoint:PATH (one of our runs).")
     flags.DEFINE_boolean("initialize_last_layer", True,
                          "Restore the last layer too (ignored when num_classes differs).")
     flags.DEFINE_integer("checkpoint_every", 1000, "Save a checkpoint every N steps.")

@@ -110,8 +110,12 @@ def run(configs, log=print):
     chief = is_chief(strategy)
     resuming = tf.train.latest_checkpoint(t.model_dir) is not None
     if t.init and not resuming:
-        initialize(model, t.init, info=info, model_config=model_config,
-                   initialize_last_layer=t.initialize_last_layer, log=log)
+        from deeplab_tf.weights.download import DownloadError
+        try:
+            initialize(model, t.init, info=info, model_config=model_config,
+                       initialize_last_layer=t.initialize_last_layer, log=log)
+        except (ValueError, OSError, DownloadError) as error:   # files that do not fit
+            raise UsageError(f"--init={t.init}: {error}") from None
     if chief:
         tf.io.gfile.makedirs(t.model_dir)
         with tf.io.gfile.GFile(os.path.join(t.model_dir, "flags.txt"), "w") as f:

@@ -53,6 +53,15 @@ def main(data, work):
     results["init_other_classes"] = call(tiny_flags(
         data, f"{work}/g", f"--init=checkpoint:{work}/run", "--num_classes=6",
         "--train_steps=1"))
+    # An official checkpoint that holds no backbone scope: refused by --init in one line.
+    import numpy as np
+    from deeplab_tf.weights.checkpoint_reader import write_checkpoint
+    stranger = write_checkpoint({"some_net/conv1/weights": np.zeros([3, 3, 3, 4], np.float32)},
+                                os.path.join(work, "stranger", "model.ckpt"))
+    results["init_no_backbone_scope"] = call(tiny_flags(
+        data, f"{work}/h", f"--init=official:{stranger}"))
+    results["init_unknown_name"] = call(tiny_flags(
+        data, f"{work}/i", "--init=official:resnet_v9"))
     results["class_weights_length"] = call(tiny_flags(data, f"{work}/e", "--class_weights=1,2"))
     results["accumulation"] = call(tiny_flags(data, f"{work}/f", "--accumulation_steps=3"))
     results["experiments"] = check_experiments()

@@ -34,6 +34,8 @@ def results(synthetic_data, tmp_path_factory):
                                  "--preset=deeplabv3plus_mobilenetv2"]),
     ("class_weights_length", ["--class_weights has 2 values", "expected 5"]),
     ("accumulation", ["--accumulation_steps=3", "not divisible"]),
+    ("init_no_backbone_scope", ["--init=official:", "stranger", "some_net"]),
+    ("init_unknown_name", ["resnet_v9", "known names", "resnet_v1_101_beta"]),
 ])
 def test_bad_input_gives_clear_error(results, case, words):
     code, message, _ = results[case]
