@@ -164,10 +164,10 @@ def _check_flags():
     unknown = sorted(set(FLAGS.training_xla) - {"off", "on"})
     if unknown:
         raise ValueError(f"--training_xla has {unknown}; allowed: off, on")
-    unknown = sorted(set(FLAGS.training_precisions) - {"none", "mixed_float16", "mixed_bfloat16"})
+    from deeplab_tf.training.precision import POLICIES
+    unknown = sorted(set(FLAGS.training_precisions) - set(POLICIES))
     if unknown:
-        raise ValueError(f"--training_precisions has {unknown}; allowed: none, mixed_float16, "
-                         "mixed_bfloat16")
+        raise ValueError(f"--training_precisions has {unknown}; allowed: {', '.join(POLICIES)}")
     for name in ("training_crop", "training_steps", "crf_images"):
         if getattr(FLAGS, name) <= 0:
             raise ValueError(f"--{name}={getattr(FLAGS, name)} must be positive")

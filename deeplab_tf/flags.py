@@ -6,6 +6,8 @@ ones; experiments/*.flags hold the per-paper recipes.
 """
 from absl import flags
 
+from deeplab_tf.training import precision
+
 
 def define_model_flags():
     flags.DEFINE_string("preset", "deeplabv3plus_mobilenetv2",
@@ -70,8 +72,7 @@ def define_train_flags():
     flags.DEFINE_list("class_weights", [], "Per-class loss weights (default: all 1).")
     flags.DEFINE_list("train_scales", ["1.0"],
                       "Multi-scale input training (v2 MSC: 1.0,0.75,0.5, max fusion).")
-    flags.DEFINE_enum("mixed_precision", "none", ["auto", "none", "mixed_float16",
-                                                  "mixed_bfloat16"],
+    flags.DEFINE_enum("mixed_precision", "none", list(precision.CHOICES),
                       "Keras mixed precision policy (float16 gets loss scaling); auto: the "
                       "fastest for this machine (bfloat16 on TPUs, GPUs of compute capability "
                       ">= 8 and CPUs with AMX, float16 on 7.x GPUs, else float32; "

@@ -111,11 +111,11 @@ def run(configs, log=print):
     resuming = tf.train.latest_checkpoint(t.model_dir) is not None
     if t.init and not resuming:
         from deeplab_tf.weights.download import DownloadError
-        try:
+        try:   # files that do not fit: the errors name --init and the file
             initialize(model, t.init, info=info, model_config=model_config,
                        initialize_last_layer=t.initialize_last_layer, log=log)
-        except (ValueError, OSError, DownloadError) as error:   # files that do not fit
-            raise UsageError(f"--init={t.init}: {error}") from None
+        except (ValueError, OSError, DownloadError) as error:
+            raise UsageError(str(error)) from None
     if chief:
         tf.io.gfile.makedirs(t.model_dir)
         with tf.io.gfile.GFile(os.path.join(t.model_dir, "flags.txt"), "w") as f:

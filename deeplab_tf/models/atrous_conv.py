@@ -100,24 +100,24 @@ def _native_dilated_gradients(dtype):
 
 def _atrous_conv_for_training(x, kernel, rate, padding):
     """tf.nn.conv2d(x, kernel, dilations=rate) with CPU-friendly forward and gradients."""
-    static = x.shape[1] is not None and x.shape[2] is not None
+    static = x.shape[1] is not None and x.shape[2] is not None  # the per-tap forms need H, W
+    native = _native_dilated_gradients(x.dtype)
     odd_same = padding == "SAME" and kernel.shape[0] % 2 == 1 and kernel.shape[1] % 2 == 1
-    if odd_same and (static or _native_dilated_gradients(x.dtype)):
-        return _conv_same_odd(x, kernel, tuple(rate))
-    if _native_dilated_gradients(x.dtype):
+    if odd_same and (static or native):
+        return _conv_same_odd(x, kernel, tuple(rate), native=native, static=static)
+    if native:
         return tf.nn.conv2d(x, kernel, strides=1, padding=padding, dilations=list(rate))
     # Keras' own route (SpaceToBatchND): slow at large rates, but differentiable everywhere.
     return tf.nn.convolution(x, kernel, padding=padding, dilations=list(rate))
 
 
-def _conv_same_odd(x, kernel, rate):
+def _conv_same_odd(x, kernel, rate, *, native, static):
     """The "SAME" dilated convolution with an odd kernel, with the forward and gradients
-    chosen per dtype and rate as the module docstring explains."""
+    chosen per dtype and rate as the module docstring explains. native: this CPU has the
+    dilated gradient kernels; static: H and W are known (needed unless native)."""
     rate_h, rate_w = rate
     dilations = [1, rate_h, rate_w, 1]
     sixteen_bit = x.dtype in _SIXTEEN_BIT
-    native = _native_dilated_gradients(x.dtype)
-    static = x.shape[1] is not None and x.shape[2] is not None  # the per-tap forms need H, W
 
     @tf.custom_gradient
     def conv(x, kernel):

@@ -97,11 +97,26 @@ def check_init_architecture(spec, model_config, num_classes):
 
 
 def initialize(model, spec, *, info, model_config, initialize_last_layer=True, log=print):
-    """Applies --init to a freshly built model. Returns the names of the layers loaded."""
-    import deeplab_tf
+    """Applies --init to a freshly built model. Returns the names of the layers loaded.
+
+    Raises the readers' errors (OfficialWeightsError, ImageNetWeightsError, DownloadError)
+    with "--init=SPEC: " in front, so each names the flag once.
+    """
+    from deeplab_tf.weights.download import DownloadError
+    from deeplab_tf.weights.imagenet import ImageNetWeightsError
+    from deeplab_tf.weights.official import OfficialWeightsError
     kind, path = parse_init(spec)
     if not kind:
         return []
+    try:
+        return _initialize(model, spec, kind, path, info=info, model_config=model_config,
+                           initialize_last_layer=initialize_last_layer, log=log)
+    except (OfficialWeightsError, ImageNetWeightsError, DownloadError) as error:
+        raise type(error)(f"--init={spec}: {error}") from None
+
+
+def _initialize(model, spec, kind, path, *, info, model_config, initialize_last_layer, log):
+    import deeplab_tf
     skip = () if initialize_last_layer else tuple(info["logits_layers"])
     if kind == "imagenet":
         from deeplab_tf.weights.imagenet import load_imagenet_weights
@@ -121,7 +136,7 @@ def initialize(model, spec, *, info, model_config, initialize_last_layer=True, l
             return _imagenet_backbone(model, weights, spec, scope, log)
         if found is None and scope not in official.top_level_scopes(weights):
             raise official.OfficialWeightsError(
-                f"--init={spec}: {weights.source} holds no official backbone scope (its "
+                f"{weights.source} holds no official backbone scope (its "
                 f"top-level scopes: {_short(sorted(official.top_level_scopes(weights)))}); "
                 f"expected an ImageNet checkpoint of one of "
                 f"{sorted(official.BACKBONE_SCOPES)} (model {model.name!r}: {scope!r}) or a "
@@ -163,10 +178,7 @@ def _imagenet_backbone(model, weights, spec, scope, log):
     """official:PATH of an ImageNet classification checkpoint: the backbone scope only."""
     from deeplab_tf.models.naming import official_scope
     from deeplab_tf.weights import official
-    try:
-        loaded, classifier = official.load_imagenet_backbone(model, weights, scope)
-    except official.OfficialWeightsError as error:
-        raise official.OfficialWeightsError(f"--init={spec}: {error}") from None
+    loaded, classifier = official.load_imagenet_backbone(model, weights, scope)
     done = set(loaded)
     head = [layer.name for layer in official.weighted_layers(model) if layer.name not in done]
     head_scopes = sorted({official_scope(name).split("/", 1)[0] for name in head})

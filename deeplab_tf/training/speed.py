@@ -19,7 +19,6 @@ import time
 def measure(preset, *, batch, crop, output_stride=None, mixed_precision="none", xla=False,
             steps=3, num_classes=21, **overrides):
     """Times `steps` train steps after one warm-up (trace) step on random images."""
-    import keras
     import numpy as np
     import tensorflow as tf
 
@@ -28,8 +27,8 @@ def measure(preset, *, batch, crop, output_stride=None, mixed_precision="none", 
     from deeplab_tf.training.optimization import build_optimizer
     from deeplab_tf.training.step import make_train_step
 
-    if mixed_precision != "none":
-        keras.mixed_precision.set_global_policy(mixed_precision)
+    from deeplab_tf.training import precision
+    precision.apply(mixed_precision)
     strategy = tf.distribute.get_strategy()
     model = deeplab_tf.build_model(preset, num_classes=num_classes, output_stride=output_stride,
                                    **overrides)
@@ -160,7 +159,8 @@ if __name__ == "__main__":
     flags.DEFINE_integer("output_stride", 8, "Output stride.")
     flags.DEFINE_integer("batch", 4, "Batch.")
     flags.DEFINE_integer("crop", 321, "Square crop.")
-    flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_float16", "mixed_bfloat16"], "")
+    from deeplab_tf.training.precision import POLICIES
+    flags.DEFINE_enum("mixed_precision", "none", list(POLICIES), "")
     flags.DEFINE_boolean("xla", False, "jit_compile the forward/backward.")
     flags.DEFINE_integer("steps", 3, "Timed steps.")
     app.run(main)

@@ -261,11 +261,10 @@ def load_imagenet_backbone(model, weights, scope):
             + _listing("the file's tensors are under", {"/".join(n.split("/")[:2])
                                                          for n in names}, limit=8)
             + f" ({len(names)} tensors)")
-    classifier = sorted(n for n in weights.tensors
-                        if any(n.startswith(f"{scope}/{c}/")
-                               for c in CLASSIFIER_SCOPES.get(scope, ())))
+    prefixes = tuple(f"{scope}/{c}/" for c in CLASSIFIER_SCOPES.get(scope, ()))
+    classifier = sorted(n for n in weights.tensors if n.startswith(prefixes))
     backbone = OfficialWeights(
-        tensors={n: v for n, v in weights.tensors.items() if n not in set(classifier)},
+        tensors={n: v for n, v in weights.tensors.items() if not n.startswith(prefixes)},
         folded=weights.folded, layers=weights.layers, info=weights.info)
     try:
         load_official_weights(model, backbone, scopes=[scope])

@@ -14,7 +14,6 @@ The prepare lines need the raw datasets and are not run here (tests/data covers 
 """
 import json
 import os
-import pathlib
 import shlex
 import subprocess
 import sys
