@@ -4,7 +4,8 @@ The library takes these dataclasses (or explicit arguments), never FLAGS, so it 
 a notebook. Entry points build them with from_flags() after validating the flags.
 """
 import dataclasses
-from typing import Optional, Tuple
+import math
+from typing import Optional, Tuple, Union
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,7 +82,9 @@ class TrainConfig:
     accumulation_steps: int = 1
     top_k_percent_pixels: float = 1.0
     hard_example_mining_step: int = 0
-    class_weights: Optional[Tuple[float, ...]] = None
+    # Per-class loss weights, or the name of a weighting computed from the prepared train
+    # split's label statistics ("median_frequency", "inverse_log_frequency"; label_stats.py).
+    class_weights: Union[None, str, Tuple[float, ...]] = None
     train_scales: Tuple[float, ...] = (1.0,)  # v2 multi-scale input training: (1.0, 0.75, 0.5)
     mixed_precision: str = "none"         # auto | none | mixed_float16 | mixed_bfloat16
     xla: bool = False
@@ -157,6 +160,23 @@ def parse_overrides(items):
     return tuple(out)
 
 
+def parse_class_weights(values):
+    """--class_weights: [] -> None, [NAME] -> NAME (a label_stats weighting), else floats."""
+    from deeplab_tf.data.label_stats import WEIGHTINGS
+    if not values:
+        return None
+    if len(values) == 1 and values[0] in WEIGHTINGS:
+        return values[0]
+    try:
+        weights = tuple(float(v) for v in values)
+    except ValueError:
+        weights = ()
+    if not weights or not all(math.isfinite(w) and w >= 0 for w in weights):
+        raise ValueError(f"--class_weights={','.join(values)}; expected one of "
+                         f"{list(WEIGHTINGS)} or one number >= 0 per class")
+    return weights
+
+
 def from_flags(flags):
     """Builds every config from parsed absl flags (absl.flags.FLAGS or a FlagValues).
 
@@ -181,8 +201,7 @@ def from_flags(flags):
             overrides=parse_overrides(flags["model_overrides"].value
                                       if "model_overrides" in flags else ()))
     if "train_steps" in flags:
-        weights = flags["class_weights"].value
-        train_fixed = {"class_weights": tuple(float(v) for v in weights) if weights else None}
+        train_fixed = {"class_weights": parse_class_weights(flags["class_weights"].value)}
         train_fixed["train_scales"] = tuple(float(v) for v in flags["train_scales"].value)
         configs["train"] = _from(TrainConfig, flags, **train_fixed)
     if "eval_split" in flags:

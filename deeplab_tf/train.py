@@ -18,7 +18,8 @@ from absl import app, flags, logging
 
 from deeplab_tf import flags as flag_defs
 from deeplab_tf.config import from_flags
-from deeplab_tf.training.validation import UsageError, check_replicas, validate
+from deeplab_tf.training.validation import (UsageError, check_replicas, resolve_class_weights,
+                                           validate)
 
 flag_defs.define_model_flags()
 flag_defs.define_data_flags()
@@ -40,6 +41,11 @@ def run(configs, log=print):
     t, d, m, e, x = (configs[k] for k in ("train", "data", "model", "eval", "export"))
     dataset_info, info = validate(configs, FLAGS.train_split, e.split, FLAGS.prepare_synthetic)
     num_classes = info["num_classes"]
+    if isinstance(t.class_weights, str):
+        weights = resolve_class_weights(t.class_weights, d, FLAGS.train_split, num_classes)
+        log(f"--class_weights={t.class_weights} -> "
+            + ", ".join(f"{n} {w:.3g}" for n, w in zip(dataset_info.class_names, weights)))
+        t = dataclasses.replace(t, class_weights=weights)
 
     import keras
     import tensorflow as tf
@@ -131,7 +137,8 @@ def run(configs, log=print):
                    logits_layers=info["logits_layers"],
                    make_train_dataset=make_train_dataset, global_batch_size=d.batch_size,
                    signature=signature, make_eval_dataset=make_eval_dataset,
-                   ignore_label=dataset_info.ignore_label, final_eval=False, log=log)
+                   ignore_label=dataset_info.ignore_label, final_eval=False, eval_split=e.split,
+                   log=log)
     outputs = {"model_dir": t.model_dir, "checkpoint": result.checkpoint,
                "train_seconds": round(result.wall_seconds, 1),
                "images_per_second": round(result.images_per_second, 2)}
@@ -151,10 +158,43 @@ def run(configs, log=print):
     outputs["metrics"] = os.path.join(eval_dir, "metrics.json")
     outputs["eval_pictures"] = os.path.join(eval_dir, "panels")
     outputs["mean_iou"] = metrics.get("mean_iou")
+    outputs.update(_record_final(model, t.model_dir, signature, result, metrics, e,
+                                 t.max_eval_batches, log))
     if x.formats:
         outputs.update(_export(model, x, t.model_dir, data, e.split, dataset_info, log))
     outputs["total_seconds"] = round(time.time() - t0, 1)
     return outputs
+
+
+def _record_final(model, model_dir, signature, result, metrics, eval_config, max_eval_batches,
+                  log):
+    """The final evaluation joins the learning curve and (when it is plain single-scale
+    evaluation of the whole split, like the periodic ones) competes for RUN/best; then the
+    curve is drawn."""
+    import tensorflow as tf
+    from deeplab_tf.training.checkpoints import BestCheckpoint
+    from deeplab_tf.training.learning_curve import plot_learning_curve
+    produced = {}
+    if metrics.get("mean_iou") is not None:
+        writer = tf.summary.create_file_writer(os.path.join(model_dir, "train"))
+        with writer.as_default(step=result.step):
+            tf.summary.scalar("eval/mean_iou", metrics["mean_iou"])
+        writer.close()
+    best = BestCheckpoint(model_dir, model, signature)
+    plain = (tuple(eval_config.eval_scales) == (1.0,) and not eval_config.add_flipped_images
+             and not eval_config.crf and not max_eval_batches)
+    if plain and metrics.get("mean_iou") is not None:
+        best.update(result.step, metrics, eval_config.split)
+    if best.record:
+        record = best.record
+        log(f"best: step {record['step']}, {record['split']} mIoU {record['mean_iou']:.4f} "
+            f"-> {best.folder}")
+        produced.update(best_checkpoint=best.folder, best_step=record["step"],
+                        best_mean_iou=record["mean_iou"])
+    curve = plot_learning_curve(model_dir)
+    if curve:
+        produced["learning_curve"] = curve
+    return produced
 
 
 def resolved_flags(**resolved):

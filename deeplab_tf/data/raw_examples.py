@@ -3,7 +3,9 @@
 Labels become class-index arrays here: VOC palette PNGs are decoded with PIL, which returns the
 palette indices (tf.io.decode_png would return grey levels of the palette colours instead; see
 the official remove_gt_colormap.py), grey PNGs are taken as indices, SBD .mat files are read with
-scipy, and dataset id maps (Cityscapes labelId -> trainId) are applied with a lookup table.
+scipy, colour-coded PNGs (label_format "rgb") are mapped through the dataset's palette, and
+dataset id maps (Cityscapes labelId -> trainId, CamVid's Unlabelled -> 255) are applied with a
+lookup table. Each checked example carries its per-class pixel counts (label statistics).
 """
 import dataclasses
 import io
@@ -29,6 +31,7 @@ class CheckedExample:
     height: int
     width: int
     label_png: bytes   # single-channel PNG of class indices (255 = ignore)
+    class_pixels: tuple = ()   # pixels of each class in this label
 
 
 def read_image(path):
@@ -74,6 +77,35 @@ def read_label(path):
         raise BadExample(f"{path}: corrupt or unreadable label PNG ({error})") from None
 
 
+def read_rgb_label(path, info: DatasetInfo):
+    """Class-index array [H, W] uint8 of a colour-coded label PNG (palette colour -> class,
+    ignore_color -> 255); a colour outside both is a BadExample naming the file and colour."""
+    try:
+        with Image.open(path) as label:
+            label.load()
+            rgb = np.asarray(label.convert("RGB"), dtype=np.uint8)
+    except FileNotFoundError:
+        raise BadExample(f"{path}: label file is missing") from None
+    except Exception as error:
+        raise BadExample(f"{path}: corrupt or unreadable label PNG ({error})") from None
+    codes = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    colors = [(r << 16) | (g << 8) | b for r, g, b in info.palette]
+    values = colors + ([(info.ignore_color[0] << 16) | (info.ignore_color[1] << 8)
+                        | info.ignore_color[2]] if info.ignore_color else [])
+    indices = list(range(len(colors))) + [info.ignore_label] * (len(values) - len(colors))
+    order = np.argsort(values)
+    sorted_values = np.asarray(values)[order]
+    position = np.clip(np.searchsorted(sorted_values, codes), 0, len(values) - 1)
+    known = sorted_values[position] == codes
+    if not known.all():
+        unknown = np.unique(codes[~known])
+        shown = ", ".join(f"[{c >> 16}, {(c >> 8) & 255}, {c & 255}]" for c in unknown[:5])
+        more = f" and {unknown.size - 5} more" if unknown.size > 5 else ""
+        raise BadExample(f"{path}: label colour(s) {shown}{more} are not in the {info.name} "
+                         "palette" + (" nor its ignore_color" if info.ignore_color else ""))
+    return np.asarray(indices, np.uint8)[order][position]
+
+
 def encode_label_png(label):
     """A single-channel (mode L) PNG of the class indices; deterministic bytes."""
     buffer = io.BytesIO()
@@ -89,21 +121,26 @@ def check_example(example: Example, info: DatasetInfo) -> CheckedExample:
         raise BadExample(f"{example.image_path}: image has no label "
                          f"(looked for {example.expected_label})")
     image_format, height, width = read_image(example.image_path)
-    label = read_label(example.label_path)
+    if info.label_format == "rgb":
+        label = read_rgb_label(example.label_path, info)
+    else:
+        label = read_label(example.label_path)
     if label.shape != (height, width):
         raise BadExample(f"{example.label_path}: label is {label.shape[1]}x{label.shape[0]} "
                          f"but its image {example.image_path} is {width}x{height} (WxH)")
-    allowed = np.zeros(256, bool)
-    allowed[list(info.raw_label_values)] = True
-    allowed[info.ignore_label] = True
-    values = np.unique(label)
-    bad = values[~allowed[values]]
-    if bad.size:
-        raise BadExample(
-            f"{example.label_path}: label values {bad.tolist()} are outside the "
-            f"{info.name} label values {min(info.raw_label_values)}..."
-            f"{max(info.raw_label_values)} and {info.ignore_label}")
-    if info.label_map is not None:
-        label = np.asarray(info.label_map, np.uint8)[label]
+    if info.label_format != "rgb":
+        allowed = np.zeros(256, bool)
+        allowed[list(info.raw_label_values)] = True
+        allowed[info.raw_ignore_label] = True
+        values = np.unique(label)
+        bad = values[~allowed[values]]
+        if bad.size:
+            raise BadExample(
+                f"{example.label_path}: label values {bad.tolist()} are outside the "
+                f"{info.name} label values {min(info.raw_label_values)}..."
+                f"{max(info.raw_label_values)} and {info.raw_ignore_label}")
+        if info.label_map is not None:
+            label = np.asarray(info.label_map, np.uint8)[label]
+    counts = np.bincount(label.ravel(), minlength=256)[:info.num_classes]
     return CheckedExample(example.id, example.image_path, image_format, height, width,
-                          encode_label_png(label))
+                          encode_label_png(label), tuple(int(c) for c in counts))

@@ -1,6 +1,8 @@
-"""Finds the examples of each split in the official folder layouts (see datasets.py layouts).
+"""Finds the examples of each split in the dataset's raw layout (DatasetInfo.reader, layout).
 
-An Example names its image and label files; a missing file is kept as None so that validation
+READERS maps a DatasetInfo.reader to its function: the VOC devkit (and SBD) folders, the
+Cityscapes folders, and "IMAGE LABEL" list files (CamVid as the SegNet tutorial ships it, and
+every dataset.json). An Example names its image and label files; a missing file is kept as None so that validation
 (prepare.py) reports it with the other problems instead of stopping at the first one.
 """
 import dataclasses
@@ -8,10 +10,7 @@ import glob
 import os
 from typing import List, Optional
 
-from deeplab_tf.data.datasets import get_dataset
-
-DEFAULT_SPLITS = {"voc2012": ("train", "val"), "voc2012_aug": ("train_aug", "val"),
-                  "cityscapes": ("train", "val"), "synthetic": ("train", "val")}
+from deeplab_tf.data.datasets import DatasetInfo, get_dataset
 
 
 class LayoutError(ValueError):
@@ -53,12 +52,11 @@ def _first_existing(paths):
 
 
 def voc_root(roots, dataset="voc2012"):
-    candidates = ("VOCdevkit/VOC2012", "VOC2012", ".") if dataset != "synthetic" else (
-        "synthetic", ".")
-    root = _find_dir(roots, candidates, ("JPEGImages", "ImageSets/Segmentation"))
+    info = dataset if isinstance(dataset, DatasetInfo) else get_dataset(dataset)
+    root = _find_dir(roots, info.layout_dirs, ("JPEGImages", "ImageSets/Segmentation"))
     if root is None:
-        raise LayoutError(f"no {dataset} folder layout found under {', '.join(roots)}; "
-                          f"expected {get_dataset(dataset).layout}")
+        raise LayoutError(f"no {info.name} folder layout found under {', '.join(roots)}; "
+                          f"expected {info.layout}")
     return root
 
 
@@ -123,13 +121,87 @@ def cityscapes_examples(roots, split):
     return examples
 
 
+def _list_root(info: DatasetInfo, roots, list_file):
+    if info.root is not None:
+        return info.root
+    root = _find_dir(roots, info.layout_dirs, (list_file,))
+    if root is None:
+        raise LayoutError(f"no {info.name} layout found under {', '.join(roots)} (no "
+                          f"{list_file}); expected {info.layout}")
+    return root
+
+
+def _entry_parts(entry, where):
+    """The path components of one list entry; '..' (a way out of the root) is refused."""
+    parts = [p for p in entry.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise LayoutError(f"{where}: path {entry!r} leaves the dataset folder (or is empty); "
+                          "list paths must stay inside it")
+    return parts
+
+
+def _resolve(root, entry, where):
+    """A list entry -> (path or None, what was looked for). Relative entries are taken from
+    `root`; an absolute one (the SegNet tutorial writes /SegNet/CamVid/train/X.png) is the
+    longest tail of it that exists under `root`."""
+    parts = _entry_parts(entry, where)
+    if not (entry.startswith("/") or entry.startswith("\\") or ":" in parts[0]):
+        path = os.path.join(root, *parts)
+        return (path if os.path.isfile(path) else None), path
+    if ":" in parts[0]:   # a Windows drive letter: C:/data/x.png
+        parts = parts[1:]
+    for i in range(len(parts)):
+        path = os.path.join(root, *parts[i:])
+        if os.path.isfile(path):
+            return path, path
+    return None, f"{entry} resolved against {root}"
+
+
+def list_examples(info: DatasetInfo, roots, split):
+    """Examples of a split from its list file of "IMAGE LABEL" lines; ids are image stems."""
+    if split not in info.split_lists:
+        raise LayoutError(f"dataset {info.name} has splits {sorted(info.split_lists)}, not "
+                          f"{split!r}")
+    root = _list_root(info, roots, info.split_lists[split])
+    list_path = os.path.join(root, info.split_lists[split])
+    if not os.path.isfile(list_path):
+        raise LayoutError(f"split list {list_path} of {info.name} is missing (expected one "
+                          "\"IMAGE LABEL\" line per example)")
+    examples, lines_of = [], {}
+    with open(list_path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            where = f"{list_path}:{number}"
+            if len(fields) != 2:
+                raise LayoutError(f"{where}: expected \"IMAGE LABEL\" (two paths), got "
+                                  f"{line.strip()!r}")
+            image, expected_image = _resolve(root, fields[0], where)
+            label, expected_label = _resolve(root, fields[1], where)
+            image_id = os.path.splitext(_entry_parts(fields[0], where)[-1])[0]
+            if image_id in lines_of:
+                raise LayoutError(f"{where}: image {image_id!r} is already listed on line "
+                                  f"{lines_of[image_id]}")
+            lines_of[image_id] = number
+            examples.append(Example(image_id, image, label, expected_image=expected_image,
+                                    expected_label=expected_label))
+    if not examples:
+        raise LayoutError(f"split list {list_path} is empty (expected one \"IMAGE LABEL\" "
+                          "line per example)")
+    return examples
+
+
+READERS = {
+    "voc": lambda info, roots, split: voc_examples(roots, split, info),
+    "voc_aug": lambda info, roots, split: voc_aug_examples(roots, split),
+    "cityscapes": lambda info, roots, split: cityscapes_examples(roots, split),
+    "lists": list_examples,
+}
+
+
 def find_examples(dataset, roots, split) -> List[Example]:
-    """The examples of `split` of `dataset`, searching the folders `roots` in order."""
-    if dataset in ("voc2012", "synthetic"):
-        return voc_examples(roots, split, dataset)
-    if dataset == "voc2012_aug":
-        return voc_aug_examples(roots, split)
-    if dataset == "cityscapes":
-        return cityscapes_examples(roots, split)
-    get_dataset(dataset)  # raises the clear unknown-dataset error
-    raise ValueError(f"dataset {dataset!r} has no raw layout reader")
+    """The examples of `split` of `dataset` (a name, a dataset.json path or a DatasetInfo),
+    searching the folders `roots` in order (a descriptor's own folder instead)."""
+    info = dataset if isinstance(dataset, DatasetInfo) else get_dataset(dataset)
+    return READERS[info.reader](info, roots, split)

@@ -59,7 +59,7 @@ class Voc2012Segmentation(tfds.core.GeneratorBasedBuilder):
 
     def _roots(self, dl_manager):
         dataset = self.builder_config.name
-        splits = sources.DEFAULT_SPLITS[dataset]
+        splits = get_dataset(dataset).default_splits
         try:
             roots = [os.fspath(dl_manager.manual_dir)]
             for split in splits:
@@ -74,7 +74,7 @@ class Voc2012Segmentation(tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         roots = self._roots(dl_manager)
         return {split: self._generate_examples(roots, split)
-                for split in sources.DEFAULT_SPLITS[self.builder_config.name]}
+                for split in get_dataset(self.builder_config.name).default_splits}
 
     def _generate_examples(self, roots, split):
         dataset = self.builder_config.name

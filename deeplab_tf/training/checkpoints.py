@@ -100,3 +100,58 @@ def transfer_weights(source, target, *, skip_layers=()):
         layer.set_weights(values)
         copied.append(layer.name)
     return copied, skipped
+
+
+BEST_DIR = "best"
+BEST_FILE = "best.json"
+
+
+def read_best(model_dir):
+    """RUN/best/best.json ({"step", "mean_iou", "split", "checkpoint"}) or None."""
+    path = os.path.join(model_dir, BEST_DIR, BEST_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+class BestCheckpoint:
+    """RUN/best: the model weights of the evaluation with the highest mIoU so far.
+
+    The folder is a checkpoint folder like the run's own (a model-only tf.train.Checkpoint, its
+    `checkpoint` state file and model_signature.json), so every --checkpoint reader takes
+    RUN/best. best.json, written last, says which step it is; a record from an earlier part of
+    a resumed run is kept and has to be beaten. Only the chief writes it; Checkpoint.write (not
+    save) touches no distributed variable.
+    """
+
+    def __init__(self, model_dir, model, signature):
+        self.folder = os.path.join(model_dir, BEST_DIR)
+        self.model, self.signature = model, signature
+        self.record = read_best(model_dir)
+
+    def update(self, step, metrics, split):
+        """Keeps the weights if metrics["mean_iou"] beats the record; True if it did."""
+        mean_iou = float(metrics["mean_iou"])
+        if self.record is not None and mean_iou <= self.record["mean_iou"]:
+            return False
+        tf.io.gfile.makedirs(self.folder)
+        prefix = tf.train.Checkpoint(model=self.model).write(
+            os.path.join(self.folder, f"ckpt-{step}"))
+        write_signature(self.folder, self.signature)
+        # A relative path in the state file: the run folder may be moved.
+        name = os.path.basename(prefix)
+        tf.compat.v1.train.update_checkpoint_state(self.folder, name,
+                                                   all_model_checkpoint_paths=[name])
+        record = {"step": int(step), "mean_iou": mean_iou, "split": split,
+                  "checkpoint": os.path.basename(prefix)}
+        temporary = os.path.join(self.folder, BEST_FILE + ".tmp")
+        with tf.io.gfile.GFile(temporary, "w") as f:
+            json.dump(record, f, indent=1)
+        tf.io.gfile.rename(temporary, os.path.join(self.folder, BEST_FILE), overwrite=True)
+        old = self.record and os.path.join(self.folder, self.record["checkpoint"])
+        if old and old != prefix:
+            for path in tf.io.gfile.glob(old + ".*"):
+                tf.io.gfile.remove(path)
+        self.record = record
+        return True

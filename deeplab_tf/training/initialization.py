@@ -7,7 +7,8 @@
                      ($DEEPLAB_TF_CACHE; mirror $DEEPLAB_TF_MIRROR). Two kinds of file:
                      - a whole DeepLab model (model zoo; it holds head scopes such as aspp0,
                        logits): loaded strictly into a model of the same preset with the
-                       file's number of classes, then copied over;
+                       file's number of classes, then copied over (a v3 file, which has no
+                       decoder, starts a v3+ model: its decoder keeps its initializer);
                      - an ImageNet classification checkpoint (a backbone scope such as
                        resnet_v1_101, xception_65, MobilenetV2 and no head scope; the ones
                        the papers start from): only the backbone scope is loaded, strictly
@@ -145,7 +146,17 @@ def _initialize(model, spec, kind, path, *, info, model_config, initialize_last_
                   and v.ndim == 4]
         classes = logits[0].shape[-1] if logits else info["num_classes"]
         source = deeplab_tf.build_model(model_config.preset, num_classes=classes, **kwargs)
-        official.load_official_weights(source, weights)
+        decoder = _decoder_layers(source)
+        if decoder and "decoder" not in official.top_level_scopes(weights):
+            # A DeepLab v3 file (no decoder) starting a v3+ model: everything else loads
+            # strictly, the decoder keeps its initializer.
+            official.load_official_weights(
+                source, weights, scopes=official.top_level_scopes(weights))
+            skip += tuple(decoder)
+            log(f"{weights.source} has no decoder (a DeepLab v3 model): the "
+                f"{len(decoder)} decoder layers of {model.name} keep their initializer")
+        else:
+            official.load_official_weights(source, weights)
     elif path.endswith(".keras"):
         import keras
         import deeplab_tf.models.builder  # noqa: F401  registers the custom layers
@@ -167,6 +178,13 @@ def _initialize(model, spec, kind, path, *, info, model_config, initialize_last_
     log(f"initialised {len(copied)} layers from {spec}; not initialised: "
         f"{skipped if len(skipped) < 8 else skipped[:8] + ['...']}")
     return copied
+
+
+def _decoder_layers(model):
+    from deeplab_tf.models.naming import official_scope
+    from deeplab_tf.weights.official import weighted_layers
+    return [layer.name for layer in weighted_layers(model)
+            if official_scope(layer.name).startswith("decoder/")]
 
 
 def _short(names, limit=8):

@@ -9,6 +9,7 @@ The model must have been built under strategy.scope().
 """
 import dataclasses
 import math
+from typing import Optional
 import os
 import signal
 import time
@@ -39,6 +40,7 @@ class TrainResult:
     wall_seconds: float
     eval_metrics: dict
     checkpoint: str
+    best: Optional[dict] = None   # RUN/best/best.json: the step with the highest eval mIoU
 
 
 def _format_eta(seconds):
@@ -48,7 +50,7 @@ def _format_eta(seconds):
 
 def train(model, *, config, strategy, num_classes, make_train_dataset, global_batch_size,
           logits_layers=(), signature=None, make_eval_dataset=None, ignore_label=255,
-          final_eval=True, log=print):
+          final_eval=True, eval_split="", log=print):
     """Trains `model` to config.train_steps. Returns a TrainResult.
 
     Args:
@@ -63,6 +65,8 @@ def train(model, *, config, strategy, num_classes, make_train_dataset, global_ba
       make_eval_dataset: fn() -> eval tf.data.Dataset (dicts with "image", "label"), or None.
       final_eval: also evaluate after the last step (train.py evaluates with
         deeplab_tf.evaluate instead).
+      eval_split: the name of the evaluated split, recorded in RUN/best/best.json (with a
+        signature, every evaluation that beats the best so far is kept in RUN/best).
     Raises:
       TrainingDiverged: non-finite loss (the last good checkpoint is kept, nothing is saved).
       checkpoints.ArchitectureMismatch: model_dir holds a checkpoint of another architecture.
@@ -86,6 +90,8 @@ def train(model, *, config, strategy, num_classes, make_train_dataset, global_ba
         log(f"resumed from {manager.latest_checkpoint} at step {_step_of(optimizer)}")
     elif signature is not None and chief:
         ckpt_lib.write_signature(config.model_dir, signature)
+    best = (ckpt_lib.BestCheckpoint(config.model_dir, model, signature)
+            if chief and signature is not None and make_eval_dataset is not None else None)
     train_step = make_train_step(model, optimizer, config, strategy, num_classes=num_classes,
                                  logits_layers=logits_layers, ignore_label=ignore_label)
     writer = (tf.summary.create_file_writer(os.path.join(config.model_dir, "train"))
@@ -135,7 +141,7 @@ def train(model, *, config, strategy, num_classes, make_train_dataset, global_ba
             if make_eval_dataset is not None and chief and config.eval_every and (
                     step % config.eval_every == 0) and step < config.train_steps:
                 eval_metrics = _periodic_eval(model, make_eval_dataset, config, num_classes,
-                                              ignore_label, writer, step, log)
+                                              ignore_label, writer, step, log, best, eval_split)
     except (KeyboardInterrupt, _Terminated):
         log(f"interrupted at step {step}: saving a checkpoint")
         save(step)
@@ -151,13 +157,14 @@ def train(model, *, config, strategy, num_classes, make_train_dataset, global_ba
             saved = manager.latest_checkpoint
     if make_eval_dataset is not None and final_eval and chief:
         eval_metrics = _periodic_eval(model, make_eval_dataset, config, num_classes,
-                                      ignore_label, writer, step, log)
+                                      ignore_label, writer, step, log, best, eval_split)
     writer.flush()
     wall = time.time() - start
     if step > start_step:
         images_per_second = (step - start_step) * global_batch_size / max(wall, 1e-9)
     return TrainResult(step, loss, images_per_second, wall, eval_metrics,
-                       manager.latest_checkpoint if chief else "")
+                       manager.latest_checkpoint if chief else "",
+                       best.record if best is not None else None)
 
 
 def _step_of(optimizer):
@@ -174,11 +181,13 @@ def _main_thread():
 
 
 def _periodic_eval(model, make_eval_dataset, config, num_classes, ignore_label, writer, step,
-                   log):
+                   log, best=None, best_split=""):
     metrics = evaluate_miou(model, make_eval_dataset(), num_classes, ignore_label=ignore_label,
                             max_batches=config.max_eval_batches)
+    kept = best is not None and best.update(step, metrics, best_split)
     log(f"eval at step {step}: mIoU {metrics['mean_iou']:.4f}  "
-        f"pixel accuracy {metrics['pixel_accuracy']:.4f}")
+        f"pixel accuracy {metrics['pixel_accuracy']:.4f}"
+        + (f"  (best so far -> {best.folder})" if kept else ""))
     with writer.as_default(step=step):
         tf.summary.scalar("eval/mean_iou", metrics["mean_iou"])
         tf.summary.scalar("eval/pixel_accuracy", metrics["pixel_accuracy"])

@@ -65,7 +65,7 @@ def validate(configs, train_split, eval_split, prepare_synthetic):
                           **m.build_kwargs())
     except ValueError as error:
         raise UsageError(f"--preset/--model_overrides: {error}") from None
-    if t.class_weights is not None and len(t.class_weights) != num_classes:
+    if isinstance(t.class_weights, tuple) and len(t.class_weights) != num_classes:
         raise UsageError(f"--class_weights has {len(t.class_weights)} values; expected "
                          f"{num_classes} (one per class)")
     if not prepare_synthetic and d.source == "tfrecord":   # (tfds checks its own files)
@@ -78,10 +78,39 @@ def validate(configs, train_split, eval_split, prepare_synthetic):
                 records.split_files(d.data_dir, split)
             except (FileNotFoundError, ValueError) as error:
                 raise UsageError(f"--data_dir={d.data_dir}: {error}") from None
+        prepared = records.read_info(d.data_dir)
+        if prepared.get("class_names", list(dataset.class_names)) != list(dataset.class_names):
+            raise UsageError(f"--data_dir={d.data_dir} holds {prepared['dataset']} (classes "
+                             f"{prepared['class_names']}), not --dataset={d.dataset} "
+                             f"(classes {list(dataset.class_names)})")
     elif d.dataset != "synthetic":
         raise UsageError(f"--prepare_synthetic only makes the synthetic dataset, but "
                          f"--dataset={d.dataset}")
     return dataset, info
+
+
+def resolve_class_weights(weights, data, train_split, num_classes):
+    """--class_weights as numbers: a weighting name is computed from the label statistics
+    that prepare stored for the training split (deeplab_tf.data.label_stats)."""
+    if not isinstance(weights, str):
+        return weights
+    from deeplab_tf.data import label_stats, records
+    flag = f"--class_weights={weights}"
+    if data.source != "tfrecord":
+        raise UsageError(f"{flag} needs the label statistics of prepared TFRecords "
+                         f"(--source=tfrecord), not --source={data.source}")
+    split = records.read_info(data.data_dir)["splits"][train_split]
+    stats = split.get("label_statistics")
+    if not stats:
+        raise UsageError(f"{flag}: --data_dir={data.data_dir} has no label statistics for "
+                         f"{train_split} (prepared by an older version); prepare it again")
+    if len(stats["class_pixels"]) != num_classes:
+        raise UsageError(f"{flag}: the statistics of {train_split} have "
+                         f"{len(stats['class_pixels'])} classes; the model has {num_classes}")
+    try:
+        return label_stats.class_weights(weights, stats)
+    except ValueError as error:
+        raise UsageError(f"{flag}: {error}") from None
 
 
 def check_replicas(strategy, global_batch, accumulation):

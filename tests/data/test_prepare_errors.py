@@ -134,8 +134,10 @@ def test_cli_prints_one_line_error_and_exits_nonzero(raw_synthetic, tmp_path):
                         env=env, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert "train: 4 examples in 1 shard(s), 1 skipped" in ok.stdout
-    missing = subprocess.run(command[:4], capture_output=True, text=True, env=env, timeout=60)
-    assert missing.returncode != 0 and "--data_dir is required" in missing.stderr
+    missing = subprocess.run(command[:4] + [command[5]], capture_output=True, text=True,
+                             env=env, timeout=60)
+    last = missing.stderr.strip().splitlines()[-1]
+    assert missing.returncode != 0 and "--data_dir is required for --dataset=synthetic" in last
 
 
 def test_zip_member_that_would_escape(tmp_path):
