@@ -28,7 +28,7 @@ def folder_examples(folder, dataset, split):
     from deeplab_tf.data import raw_examples, sources
     from deeplab_tf.data.datasets import get_dataset
     info = get_dataset(dataset)
-    examples = sources.find_examples(dataset, [folder], split)
+    examples = sources.find_examples(info, [folder], split)
     for ex in examples:
         if ex.image_path is None:
             raise FileNotFoundError(f"image of {ex.id} is missing: expected {ex.expected_image}")
@@ -37,9 +37,7 @@ def folder_examples(folder, dataset, split):
                                     f"{ex.expected_label}")
     for ex in examples:
         image = np.asarray(Image.open(ex.image_path).convert("RGB"))
-        label = raw_examples.read_label(ex.label_path)
-        if info.label_map is not None:
-            label = np.asarray(info.label_map, np.uint8)[label]
+        label = raw_examples.read_class_label(ex.label_path, info)
         yield ex.id, image, label, ex.label_path
 
 

@@ -48,7 +48,8 @@ class Predictor:
 # ---------------------------------------------------------------------------------------------
 def load_predictor(path, *, output_stride=None, preset=None, tflite_input_range="auto",
                    num_threads=None, mean_pixel=None, signature="serving_default"):
-    """Loads a .keras file, a SavedModel folder or a .tflite file.
+    """Loads a .keras file, a SavedModel folder, a training checkpoint folder (a run's
+    model_dir or its best/ folder) or a .tflite file.
 
     Args:
       output_stride: (.keras only) rebuild the model at this output stride and copy the
@@ -68,9 +69,13 @@ def load_predictor(path, *, output_stride=None, preset=None, tflite_input_range=
         pred = _load_saved_model(path, signature)
     elif path.endswith(".keras"):
         pred = _load_keras(path, output_stride, preset)
+    elif os.path.isdir(path) and os.path.exists(os.path.join(path, "model_signature.json")):
+        # A training run folder or its best/ folder: rebuilt from the signature.
+        pred = predictor_from_keras(load_checkpoint(path, output_stride)[0], path)
     else:
         raise ValueError(f"model {path} is neither a .keras file, a SavedModel folder "
-                         "(with saved_model.pb) nor a .tflite file")
+                         "(with saved_model.pb), a training checkpoint folder (RUN or "
+                         "RUN/best, with model_signature.json) nor a .tflite file")
     if output_stride is not None and pred.kind != "keras":
         raise ValueError(f"output_stride={output_stride} needs a .keras model; {path} is a "
                          f"{pred.kind} whose output stride is fixed at export time")

@@ -62,3 +62,20 @@ def class_weights(weighting, stats):
         return inverse_log_frequency_weights(stats)
     raise ValueError(f"class weighting {weighting!r}; expected one of {list(WEIGHTINGS)} or a "
                      "list of numbers")
+
+
+def format_statistics(stats, class_names):
+    """A table (lines of text): per class its pixels, share, images and both weightings."""
+    pixels = np.asarray(stats["class_pixels"], np.float64)
+    total = max(pixels.sum(), 1)
+    median = median_frequency_weights(stats)
+    enet = inverse_log_frequency_weights(stats)
+    width = max(len(n) for n in class_names)
+    lines = [f"{'class':<{width}}  {'pixels':>12}  {'share':>7}  {'median_freq':>11}  "
+             f"{'inv_log_freq':>12}"]
+    for name, count, m, e in zip(class_names, pixels, median, enet):
+        lines.append(f"{name:<{width}}  {int(count):>12,}  {100 * count / total:>6.2f}%  "
+                     f"{m:>11.4f}  {e:>12.4f}")
+    lines.append(f"{stats['num_examples']} examples, {int(stats['labelled_pixels']):,} labelled "
+                 "pixels")
+    return lines

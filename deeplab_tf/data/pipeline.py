@@ -13,7 +13,6 @@ import tensorflow as tf
 from deeplab_tf.config import DataConfig
 from deeplab_tf.data import augment, records
 
-_TRAINING_SPLITS = ("train", "train_aug", "trainval")
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 _PNG_START, _PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND"
 
@@ -126,11 +125,12 @@ def build_dataset(config: DataConfig, split, input_context=None, training=None):
     input_context: tf.distribute.InputContext (distribute_datasets_from_function) -> this
     pipeline reads its share of the shards (or records, if there are fewer shards than
     pipelines) and batches global_batch // replicas. training: augment, shuffle and repeat
-    (default: True for train / train_aug / trainval).
+    (default: for the dataset's train_splits, e.g. train, train_aug, trainval).
     """
     check_config(config)
     if training is None:
-        training = split in _TRAINING_SPLITS
+        from deeplab_tf.data.datasets import get_dataset
+        training = split in get_dataset(config.dataset).train_splits
     batch_size = (input_context.get_per_replica_batch_size(config.batch_size)
                   if input_context else config.batch_size)
     if config.source == "tfds":

@@ -106,6 +106,29 @@ def read_rgb_label(path, info: DatasetInfo):
     return np.asarray(indices, np.uint8)[order][position]
 
 
+def read_class_label(path, info: DatasetInfo):
+    """The class-index array [H, W] uint8 (255 = ignore) of a raw label file of `info`: colour
+    PNGs through the palette, index files checked against the dataset's raw label values and
+    mapped (Cityscapes labelId -> trainId, CamVid Unlabelled -> 255). BadExample names the
+    file and the offending values."""
+    if info.label_format == "rgb":
+        return read_rgb_label(path, info)
+    label = read_label(path)
+    allowed = np.zeros(256, bool)
+    allowed[list(info.raw_label_values)] = True
+    allowed[info.raw_ignore_label] = True
+    values = np.unique(label)
+    bad = values[~allowed[values]]
+    if bad.size:
+        raise BadExample(
+            f"{path}: label values {bad.tolist()} are outside the {info.name} label values "
+            f"{min(info.raw_label_values)}...{max(info.raw_label_values)} and "
+            f"{info.raw_ignore_label}")
+    if info.label_map is not None:
+        label = np.asarray(info.label_map, np.uint8)[label]
+    return label
+
+
 def encode_label_png(label):
     """A single-channel (mode L) PNG of the class indices; deterministic bytes."""
     buffer = io.BytesIO()
@@ -121,26 +144,10 @@ def check_example(example: Example, info: DatasetInfo) -> CheckedExample:
         raise BadExample(f"{example.image_path}: image has no label "
                          f"(looked for {example.expected_label})")
     image_format, height, width = read_image(example.image_path)
-    if info.label_format == "rgb":
-        label = read_rgb_label(example.label_path, info)
-    else:
-        label = read_label(example.label_path)
+    label = read_class_label(example.label_path, info)
     if label.shape != (height, width):
         raise BadExample(f"{example.label_path}: label is {label.shape[1]}x{label.shape[0]} "
                          f"but its image {example.image_path} is {width}x{height} (WxH)")
-    if info.label_format != "rgb":
-        allowed = np.zeros(256, bool)
-        allowed[list(info.raw_label_values)] = True
-        allowed[info.raw_ignore_label] = True
-        values = np.unique(label)
-        bad = values[~allowed[values]]
-        if bad.size:
-            raise BadExample(
-                f"{example.label_path}: label values {bad.tolist()} are outside the "
-                f"{info.name} label values {min(info.raw_label_values)}..."
-                f"{max(info.raw_label_values)} and {info.raw_ignore_label}")
-        if info.label_map is not None:
-            label = np.asarray(info.label_map, np.uint8)[label]
     counts = np.bincount(label.ravel(), minlength=256)[:info.num_classes]
     return CheckedExample(example.id, example.image_path, image_format, height, width,
                           encode_label_png(label), tuple(int(c) for c in counts))

@@ -6,7 +6,8 @@ r"""A grid of pipeline outputs with their labels overlaid: how a user checks a p
 Each cell shows the image as the model receives it (augmented when --training) and, beside
 it, the image with the label blended in the dataset's palette (ignore pixels in the VOC
 boundary colour). --dataset=synthetic without --data_dir generates the synthetic dataset in a
-temporary folder first.
+temporary folder first. For a prepared folder it also prints the split's label statistics
+(pixels per class and the class weightings computed from them, label_stats.py).
 """
 import sys
 import tempfile
@@ -15,6 +16,7 @@ import numpy as np
 from absl import app, flags
 from PIL import Image, ImageDraw
 
+from deeplab_tf.data import label_stats
 from deeplab_tf.data.datasets import DATASETS, get_dataset
 from deeplab_tf.flags import parse_size
 
@@ -60,7 +62,8 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     """Flags of this entry point (defined only when it runs, so importing it is free)."""
-    flags.DEFINE_enum("dataset", "synthetic", sorted(DATASETS), "Dataset.")
+    flags.DEFINE_string("dataset", "synthetic", f"Dataset: one of {sorted(DATASETS)} or the "
+                        "path of a dataset.json.")
     flags.DEFINE_string("data_dir", "", "Prepared TFRecord folder ('' for synthetic: generate).")
     flags.DEFINE_string("split", "train", "Split to show.")
     flags.DEFINE_integer("num", 8, "Number of examples.")
@@ -79,6 +82,10 @@ def main(argv):
         sys.exit(f"error: {error}")
     if FLAGS.num < 1:
         sys.exit(f"error: --num={FLAGS.num} must be >= 1")
+    try:
+        info = get_dataset(FLAGS.dataset)
+    except ValueError as error:
+        sys.exit(f"error: --dataset: {error}")
     data_dir = FLAGS.data_dir
     if not data_dir:
         if FLAGS.dataset != "synthetic":
@@ -93,6 +100,11 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
     print(f"wrote {FLAGS.output}")
+    from deeplab_tf.data import records
+    stats = records.read_info(data_dir)["splits"].get(FLAGS.split, {}).get("label_statistics")
+    if stats and len(stats["class_pixels"]) == info.num_classes:
+        print(f"label statistics of {FLAGS.split}:")
+        print("\n".join(label_stats.format_statistics(stats, info.class_names)))
 
 
 if __name__ == "__main__":

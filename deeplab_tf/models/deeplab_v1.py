@@ -6,7 +6,7 @@ and dropout 0.5, fc8 a 1x1 to the classes. Names follow the Caffe prototxt (fc6,
 """
 import keras
 
-from deeplab_tf.models.layers import AtrousConv2D
+from deeplab_tf.models.layers import AtrousConv2D, logits_initializer
 
 
 def logits_name(suffix=""):
@@ -31,7 +31,8 @@ def fc_branch(x, *, num_classes, rate, fc_depth, dropout, suffix=""):
     x = keras.layers.Dropout(dropout, name=f"drop6{suffix}")(x)
     x = keras.layers.Conv2D(fc_depth, 1, activation="relu", name=f"fc7{suffix}")(x)
     x = keras.layers.Dropout(dropout, name=f"drop7{suffix}")(x)
-    fc8 = keras.layers.Conv2D(num_classes, 1, name=logits_name(suffix))
+    fc8 = keras.layers.Conv2D(num_classes, 1, kernel_initializer=logits_initializer(),
+                              name=logits_name(suffix))
     return fc8(x), fc8
 
 

@@ -11,7 +11,7 @@ logits, fused by summation.
 import keras
 
 from deeplab_tf.models.deeplab_v1 import fc_branch, logits_name
-from deeplab_tf.models.layers import AtrousConv2D
+from deeplab_tf.models.layers import AtrousConv2D, logits_initializer
 from deeplab_tf.models.naming import keras_name
 
 BRANCH_FORMS = ("vgg", "resnet")
@@ -53,7 +53,8 @@ def aspp_sum_head(endpoints, *, num_classes, atrous_rates, branch_form, fc_depth
             logits, layer = fc_branch(features, num_classes=num_classes, rate=rate,
                                       fc_depth=fc_depth, dropout=dropout, suffix=_vgg_suffix(i))
         else:
-            layer = AtrousConv2D(num_classes, 3, dilation_rate=rate, padding="same", name=name)
+            layer = AtrousConv2D(num_classes, 3, dilation_rate=rate, padding="same",
+                                 kernel_initializer=logits_initializer(), name=name)
             logits = layer(features)
         branches.append(logits)
         class_layers.append(layer.name)

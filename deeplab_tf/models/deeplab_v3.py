@@ -14,7 +14,8 @@ logits/semantic: 1x1 conv to the classes with bias (model.get_branch_logits).
 """
 import keras
 
-from deeplab_tf.models.layers import ResizeBilinear, conv_bn, scaled_channels, separable_conv_bn
+from deeplab_tf.models.layers import (ResizeBilinear, conv_bn, logits_initializer, scaled_channels,
+                                      separable_conv_bn)
 from deeplab_tf.models.naming import keras_name
 
 # The head's BatchNorm: model.py passes decay=0.9997, epsilon=1e-5 (utils.get_batch_norm_params).
@@ -54,7 +55,8 @@ def logits_layer_names(config):
 
 def logits_layer(x, num_classes):
     """logits/semantic: [B, h, w, C] -> ([B, h, w, num_classes], [its layer name])."""
-    layer = keras.layers.Conv2D(num_classes, 1, name=LOGITS_NAME)
+    layer = keras.layers.Conv2D(num_classes, 1, kernel_initializer=logits_initializer(),
+                                name=LOGITS_NAME)
     return layer(x), [layer.name]
 
 

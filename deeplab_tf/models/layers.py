@@ -187,6 +187,15 @@ def activate(x, activation, name):
     raise ValueError(f"activation={activation!r}; allowed: 'relu', 'relu6', None")
 
 
+def logits_initializer():
+    """The class layers' kernel initializer: normal with stddev 0.01, as every DeepLab release
+    (official research/deeplab model.py get_branch_logits: truncated_normal stddev 0.01; the
+    v1/v2 Caffe prototxts: fc8 gaussian std 0.01). Keras' default (Glorot) gives logits large
+    enough, on the unnormalised features of a pretrained head, to make the first steps of a
+    fine-tuning diverge."""
+    return keras.initializers.TruncatedNormal(stddev=0.01)
+
+
 def scaled_channels(channels, width_multiplier):
     """Channel count scaled by width_multiplier (tests use tiny widths; 1.0 = the paper)."""
     return max(1, int(round(channels * width_multiplier)))

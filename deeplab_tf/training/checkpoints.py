@@ -121,8 +121,7 @@ class BestCheckpoint:
     The folder is a checkpoint folder like the run's own (a model-only tf.train.Checkpoint, its
     `checkpoint` state file and model_signature.json), so every --checkpoint reader takes
     RUN/best. best.json, written last, says which step it is; a record from an earlier part of
-    a resumed run is kept and has to be beaten. Only the chief writes it; Checkpoint.write (not
-    save) touches no distributed variable.
+    a resumed run is kept and has to be beaten. Only the chief writes it.
     """
 
     def __init__(self, model_dir, model, signature):
@@ -135,14 +134,12 @@ class BestCheckpoint:
         mean_iou = float(metrics["mean_iou"])
         if self.record is not None and mean_iou <= self.record["mean_iou"]:
             return False
-        tf.io.gfile.makedirs(self.folder)
-        prefix = tf.train.Checkpoint(model=self.model).write(
-            os.path.join(self.folder, f"ckpt-{step}"))
+        # A model-only checkpoint; the manager keeps one and writes the `checkpoint` state
+        # file (relative paths: the run folder may be moved).
+        manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=self.model),
+                                             self.folder, max_to_keep=1)
+        prefix = manager.save(checkpoint_number=step)
         write_signature(self.folder, self.signature)
-        # A relative path in the state file: the run folder may be moved.
-        name = os.path.basename(prefix)
-        tf.compat.v1.train.update_checkpoint_state(self.folder, name,
-                                                   all_model_checkpoint_paths=[name])
         record = {"step": int(step), "mean_iou": mean_iou, "split": split,
                   "checkpoint": os.path.basename(prefix)}
         temporary = os.path.join(self.folder, BEST_FILE + ".tmp")
@@ -150,7 +147,7 @@ class BestCheckpoint:
             json.dump(record, f, indent=1)
         tf.io.gfile.rename(temporary, os.path.join(self.folder, BEST_FILE), overwrite=True)
         old = self.record and os.path.join(self.folder, self.record["checkpoint"])
-        if old and old != prefix:
+        if old and old != prefix:   # an earlier part of a resumed run (another manager)
             for path in tf.io.gfile.glob(old + ".*"):
                 tf.io.gfile.remove(path)
         self.record = record
