@@ -14,7 +14,7 @@ from typing import Optional, Tuple, Union
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     """What the tf.data pipeline needs. Defaults are the official research/deeplab ones."""
-    dataset: str = "synthetic"            # a deeplab_tf.data.datasets.DATASETS key
+    dataset: str = "synthetic"            # a datasets.DATASETS key or a dataset.json path
     data_dir: str = ""                    # folder of prepared TFRecord shards
     source: str = "tfrecord"              # "tfrecord" | "tfds"
     tfds_data_dir: Optional[str] = None

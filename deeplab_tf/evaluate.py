@@ -43,7 +43,8 @@ def define_flags():
     for group in ("define_model_flags", "define_data_flags", "define_train_flags",
                   "define_eval_flags", "define_export_flags"):
         getattr(common_flags, group, lambda: None)()
-    _define("string", "checkpoint", None, "Training model_dir or checkpoint prefix to evaluate.")
+    _define("string", "checkpoint", None, "Training model_dir (its latest checkpoint), RUN/best "
+            "(the best evaluation of the run) or a checkpoint prefix to evaluate.")
     _define("string", "model", None, "A .keras file, a SavedModel folder or a .tflite file.")
     _define("string", "output_dir", None, "Where metrics.json and the pictures go (default "
             "with --checkpoint: the run's folder/evaluate_<eval_split>).")

@@ -139,8 +139,9 @@ def define_flags():
     shared_flags.define_data_flags()
     flags.DEFINE_string("model", None, "A .keras model to export.")
     flags.DEFINE_string("checkpoint", None,
-                        "Weights to export instead of --model (.weights.h5, .keras or a TF "
-                        "checkpoint), into build_model(--preset, ...).")
+                        "Weights to export instead of --model (.weights.h5, .keras, a TF "
+                        "checkpoint, a training run folder or RUN/best), into "
+                        "build_model(--preset, ...) or the run's model_signature.json.")
     flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite"], "Export format.")
     flags.DEFINE_string("output", None, "Output SavedModel folder or .tflite file.")
     flags.DEFINE_boolean("overwrite", False, "Replace an existing --output.")

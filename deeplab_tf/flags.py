@@ -20,7 +20,9 @@ def define_model_flags():
 
 
 def define_data_flags():
-    flags.DEFINE_string("dataset", "synthetic", "Dataset name (deeplab_tf.data.datasets).")
+    flags.DEFINE_string("dataset", "synthetic", "Dataset: a built-in name (voc2012, voc2012_aug, "
+                        "cityscapes, camvid, synthetic) or the path of a dataset.json "
+                        "(README: Your own data).")
     flags.DEFINE_string("data_dir", "", "Folder of prepared TFRecord shards.")
     flags.DEFINE_enum("source", "tfrecord", ["tfrecord", "tfds"], "Where examples come from.")
     flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir (source=tfds).")
@@ -69,7 +71,10 @@ def define_train_flags():
     flags.DEFINE_float("top_k_percent_pixels", 1.0, "Hard-pixel mining fraction (1: off).")
     flags.DEFINE_integer("hard_example_mining_step", 0,
                          "Anneal top_k from 1 to --top_k_percent_pixels over these steps.")
-    flags.DEFINE_list("class_weights", [], "Per-class loss weights (default: all 1).")
+    flags.DEFINE_list("class_weights", [],
+                      "Per-class loss weights: one number per class, or median_frequency "
+                      "(SegNet) / inverse_log_frequency (ENet), computed from the label "
+                      "statistics prepare stored for --train_split (default: all 1).")
     flags.DEFINE_list("train_scales", ["1.0"],
                       "Multi-scale input training (v2 MSC: 1.0,0.75,0.5, max fusion).")
     flags.DEFINE_enum("mixed_precision", "none", list(precision.CHOICES),

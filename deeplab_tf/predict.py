@@ -27,7 +27,8 @@ def define_flags():
     def define(kind, name, default, *args):
         if name not in FLAGS:
             getattr(flags, f"DEFINE_{kind}")(name, default, *args)
-    define("string", "model", None, "A .keras file, a SavedModel folder or a .tflite file.")
+    define("string", "model", None, "A .keras file, a SavedModel folder, a training run folder "
+           "(RUN, or RUN/best: the best evaluation) or a .tflite file.")
     define("string", "images", None, "Glob of input images (quote it), or one file.")
     define("string", "output_dir", None, "Where the masks and overlays go.")
     define("boolean", "crf", False, "Refine with the fully connected CRF.")
@@ -35,7 +36,8 @@ def define_flags():
     define("boolean", "add_flipped_images", False, "Also average left-right flipped inputs.")
     define("integer", "output_stride", None, "Rebuild a .keras model at this output stride.")
     define("string", "preset", None, "Preset of a .keras model (for --output_stride).")
-    define("string", "dataset", "voc2012", "Dataset whose palette and class names to use.")
+    define("string", "dataset", "voc2012", "Dataset whose palette and class names to use (a "
+           "built-in name or a dataset.json path).")
     define("integer", "batch_size", 4, "Images per model call.")
     define("integer", "crf_processes", 0, "CRF worker processes (0: one per CPU core).")
     define("boolean", "panels", False, "Also write NAME_panel.png (image | prediction | CRF).")

@@ -179,3 +179,29 @@ def test_cli_one_line_errors(tmp_path):
     result = subprocess.run(command + [f"--data_dir={tmp_path}"], capture_output=True,
                             text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode != 0 and "missing key(s)" in result.stderr
+
+
+@pytest.mark.slow
+def test_rgb_dataset_json_through_prepare_train_evaluate(tmp_path):
+    """The acceptance path: a user's rgb-coded dataset, no code edits, metrics name its classes."""
+    descriptor, _ = write_dataset(tmp_path / "raw")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+    def run(module, *args):
+        proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
+                              text=True, timeout=600, env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stdout
+
+    run("deeplab_tf.data.prepare", f"--dataset={descriptor}", f"--output_dir={tmp_path / 'rec'}",
+        "--noprogress")
+    run("deeplab_tf.train", f"--dataset={descriptor}", f"--data_dir={tmp_path / 'rec'}",
+        f"--model_dir={tmp_path / 'run'}", "--preset=deeplabv3_mobilenetv2",
+        "--model_overrides=width_multiplier=0.125,aspp_depth=8", "--crop_size=17,17",
+        "--train_batch_size=2", "--train_steps=2", "--class_weights=median_frequency",
+        "--image_summary_every=0", "--export_formats=")
+    run("deeplab_tf.evaluate", f"--dataset={descriptor}", f"--data_dir={tmp_path / 'rec'}",
+        f"--checkpoint={tmp_path / 'run'}", f"--output_dir={tmp_path / 'eval'}")
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert list(metrics["per_class_iou"]) == ["sky", "road", "car"]
+    assert metrics["settings"]["dataset"] == str(descriptor)

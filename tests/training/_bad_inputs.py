@@ -64,6 +64,11 @@ def main(data, work):
         data, f"{work}/i", "--init=official:resnet_v9"))
     results["class_weights_length"] = call(tiny_flags(data, f"{work}/e", "--class_weights=1,2"))
     results["accumulation"] = call(tiny_flags(data, f"{work}/f", "--accumulation_steps=3"))
+    results["dataset_json_missing"] = call(tiny_flags(
+        data, f"{work}/j", f"--dataset={work}/nowhere/dataset.json"))
+    results["class_weights_unknown_name"] = call(tiny_flags(
+        data, f"{work}/k", "--class_weights=median"))
+    results["data_of_another_dataset"] = call(tiny_flags(data, f"{work}/l", "--dataset=camvid"))
     results["experiments"] = check_experiments()
     print("RESULTS " + json.dumps(results))
 

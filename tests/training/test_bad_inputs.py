@@ -36,6 +36,10 @@ def results(synthetic_data, tmp_path_factory):
     ("accumulation", ["--accumulation_steps=3", "not divisible"]),
     ("init_no_backbone_scope", ["--init=official:", "stranger", "some_net"]),
     ("init_unknown_name", ["resnet_v9", "known names", "resnet_v1_101_beta"]),
+    ("dataset_json_missing", ["--dataset=", "nowhere/dataset.json", "no such dataset.json"]),
+    ("class_weights_unknown_name", ["--class_weights=median", "median_frequency",
+                                    "inverse_log_frequency"]),
+    ("data_of_another_dataset", ["holds synthetic", "not --dataset=camvid", "Bicyclist"]),
 ])
 def test_bad_input_gives_clear_error(results, case, words):
     code, message, _ = results[case]

@@ -8,7 +8,11 @@ the real data, starting the way the flagfile says:
                          global_step + an optimizer slot + an EMA copy) and put in the download
                          cache under the official file name, so the download code resolves it;
   --init=imagenet        a tiny file in the layout of Keras' VGG-16 ImageNet file in the Keras
-                         cache ($KERAS_HOME/models).
+                         cache ($KERAS_HOME/models);
+  --init=official:NAME   of an official .tflite file (a whole DeepLab model): the real file
+                         from ../shared/data/official, linked into the download cache; the
+                         model keeps its full width (only crops and steps shrink).
+An evaluate line on a split the synthetic set lacks (CamVid's held-out test) evaluates val.
 
 The prepare lines need the raw datasets and are not run here (tests/data covers prepare).
 """
@@ -21,7 +25,7 @@ import tarfile
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, shared_path
 
 RECIPES = sorted((REPO / "experiments").glob("*.flags"))
 WIDTH = 0.125
@@ -72,6 +76,18 @@ def _official_start(name, preset, cache):
     return prefix
 
 
+def _is_tflite_name(name):
+    from deeplab_tf.weights.download import OFFICIAL_FILES
+    return name in OFFICIAL_FILES and OFFICIAL_FILES[name].filename.endswith(".tflite")
+
+
+def _tflite_start(name, cache):
+    """The real official .tflite file in the download cache (linked, not copied)."""
+    from deeplab_tf.weights.download import OFFICIAL_FILES
+    filename = OFFICIAL_FILES[name].filename
+    (cache / filename).symlink_to(shared_path("official", filename))
+
+
 def _keras_start(preset, keras_home):
     import deeplab_tf
     from tests.training.keras_files import VGG16_FILE, write_keras_vgg16_file
@@ -102,9 +118,15 @@ def test_recipe_trains_and_evaluates_as_its_header_says(recipe, synthetic_data, 
     env.pop("DEEPLAB_TF_MIRROR", None)
     preset = flag_value(recipe, "preset")
     init = flag_value(recipe, "init") or ""
+    train_size = TRAIN_SIZE
     if init.startswith("official:"):
         (tmp_path / "cache").mkdir()
-        _official_start(init.split(":", 1)[1], preset, tmp_path / "cache")
+        name = init.split(":", 1)[1]
+        if _is_tflite_name(name):
+            _tflite_start(name, tmp_path / "cache")
+            train_size = [f for f in TRAIN_SIZE if not f.startswith("--model_overrides")]
+        else:
+            _official_start(name, preset, tmp_path / "cache")
     elif init == "imagenet":
         _keras_start(preset, tmp_path / "keras")
     data = [] if flag_value(recipe, "prepare_synthetic") else [
@@ -113,7 +135,9 @@ def test_recipe_trains_and_evaluates_as_its_header_says(recipe, synthetic_data, 
     for module, args in header_commands(recipe):
         if module == "deeplab_tf.data.prepare":
             continue   # raw data; the synthetic set stands in for its output
-        extra = data + (TRAIN_SIZE if module == "deeplab_tf.train" else [])
+        extra = data + (train_size if module == "deeplab_tf.train" else [])
+        if module == "deeplab_tf.evaluate" and "--eval_split=test" in args:
+            extra = extra + ["--eval_split=val"]   # the synthetic set has train and val
         if module == "deeplab_tf.train" and flag_value(recipe, "export_formats"):
             extra = extra + ["--export_formats=saved_model"]   # TFLite: tests/export
         proc = subprocess.run([sys.executable, "-m", module, *args, *extra], cwd=work,
