@@ -3,6 +3,7 @@
 Each failure raises UsageError naming the flag, its value and what was expected; deeplab_tf.train
 prints it as one line and exits with code 2.
 """
+import math
 import os
 
 
@@ -31,8 +32,13 @@ def validate(configs, train_split, eval_split, prepare_synthetic):
             raise UsageError(f"--{name}={value} must be >= 1")
     if not 0.0 < t.top_k_percent_pixels <= 1.0:
         raise UsageError(f"--top_k_percent_pixels={t.top_k_percent_pixels} must be in (0, 1]")
-    if t.base_learning_rate <= 0:
-        raise UsageError(f"--base_learning_rate={t.base_learning_rate} must be > 0")
+    if not math.isfinite(t.base_learning_rate) or t.base_learning_rate <= 0:
+        raise UsageError(f"--base_learning_rate={t.base_learning_rate} must be a finite "
+                         "number > 0")
+    for name in ("weight_decay", "momentum", "end_learning_rate"):
+        value = getattr(t, name)
+        if not math.isfinite(value) or value < 0:
+            raise UsageError(f"--{name}={value} must be a finite number >= 0")
     if not t.train_scales or any(s <= 0 for s in t.train_scales):
         raise UsageError(f"--train_scales={list(t.train_scales)} must be positive numbers")
     if t.train_scales[0] != 1.0 and len(t.train_scales) > 1:

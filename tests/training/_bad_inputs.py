@@ -68,6 +68,8 @@ def main(data, work):
         data, f"{work}/j", f"--dataset={work}/nowhere/dataset.json"))
     results["class_weights_unknown_name"] = call(tiny_flags(
         data, f"{work}/k", "--class_weights=median"))
+    results["learning_rate_nan"] = call(tiny_flags(data, f"{work}/m", "--base_learning_rate=nan"))
+    results["weight_decay_negative"] = call(tiny_flags(data, f"{work}/n", "--weight_decay=-1"))
     results["data_of_another_dataset"] = call(tiny_flags(data, f"{work}/l", "--dataset=camvid"))
     results["experiments"] = check_experiments()
     print("RESULTS " + json.dumps(results))

@@ -39,6 +39,8 @@ def results(synthetic_data, tmp_path_factory):
     ("dataset_json_missing", ["--dataset=", "nowhere/dataset.json", "no such dataset.json"]),
     ("class_weights_unknown_name", ["--class_weights=median", "median_frequency",
                                     "inverse_log_frequency"]),
+    ("learning_rate_nan", ["--base_learning_rate=nan", "finite number > 0"]),
+    ("weight_decay_negative", ["--weight_decay=-1.0", "finite number >= 0"]),
     ("data_of_another_dataset", ["holds synthetic", "not --dataset=camvid", "Bicyclist"]),
 ])
 def test_bad_input_gives_clear_error(results, case, words):
