@@ -134,8 +134,8 @@ class BestCheckpoint:
         mean_iou = float(metrics["mean_iou"])
         if self.record is not None and mean_iou <= self.record["mean_iou"]:
             return False
-        # A model-only checkpoint; the manager keeps one and writes the `checkpoint` state
-        # file (relative paths: the run folder may be moved).
+        # A model-only checkpoint; the manager recovers the previous one from the `checkpoint`
+        # state file and deletes it (max_to_keep=1), also across resumed runs.
         manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=self.model),
                                              self.folder, max_to_keep=1)
         prefix = manager.save(checkpoint_number=step)
@@ -146,9 +146,5 @@ class BestCheckpoint:
         with tf.io.gfile.GFile(temporary, "w") as f:
             json.dump(record, f, indent=1)
         tf.io.gfile.rename(temporary, os.path.join(self.folder, BEST_FILE), overwrite=True)
-        old = self.record and os.path.join(self.folder, self.record["checkpoint"])
-        if old and old != prefix:   # an earlier part of a resumed run (another manager)
-            for path in tf.io.gfile.glob(old + ".*"):
-                tf.io.gfile.remove(path)
         self.record = record
         return True
