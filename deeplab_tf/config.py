@@ -183,9 +183,11 @@ def from_flags(flags):
     Returns a dict {"model", "data", "train", "eval", "export"}; a config is included only for
     flags that are defined (each entry point defines the groups it needs).
     """
+    from deeplab_tf.flags import parse_floats, parse_size
+
     def crop(name):
         value = flags[name].value if name in flags else None
-        return tuple(int(v) for v in value) if value else None
+        return parse_size(value, name) if value else None
 
     data_fixed = {}
     if "crop_size" in flags:
@@ -202,14 +204,15 @@ def from_flags(flags):
                                       if "model_overrides" in flags else ()))
     if "train_steps" in flags:
         train_fixed = {"class_weights": parse_class_weights(flags["class_weights"].value)}
-        train_fixed["train_scales"] = tuple(float(v) for v in flags["train_scales"].value)
+        train_fixed["train_scales"] = parse_floats(flags["train_scales"].value,
+                                                   "train_scales")
         configs["train"] = _from(TrainConfig, flags, **train_fixed)
     if "eval_split" in flags:
         configs["eval"] = _from(
             EvalConfig, flags, renames={"split": "eval_split",
                                         "output_stride": "eval_output_stride",
                                         "output_dir": "eval_output_dir"},
-            eval_scales=tuple(float(v) for v in flags["eval_scales"].value))
+            eval_scales=parse_floats(flags["eval_scales"].value, "eval_scales"))
     if "export_formats" in flags:
         configs["export"] = _from(ExportConfig, flags,
                                   renames={"formats": "export_formats",

@@ -19,6 +19,7 @@ per_class_iou by class name; with --crf also "without_crf"), metrics.md, confusi
 confusion_matrix.npy, and panels/ID.png for the first --num_panels images.
 """
 import json
+import math
 import os
 import sys
 import time
@@ -128,12 +129,11 @@ def run():
     if not FLAGS.data_folder and not FLAGS.data_dir:
         _fail("pass --data_folder=RAW_FOLDER (official layout) or --data_dir=TFRECORDS")
     info = get_dataset(FLAGS.dataset)
-    try:
-        scales = tuple(float(s) for s in FLAGS.eval_scales)
-    except ValueError:
-        _fail(f"--eval_scales={','.join(FLAGS.eval_scales)}: expected numbers like 0.5,1.0,1.5")
-    if not scales or any(s <= 0 for s in scales):
-        _fail(f"--eval_scales={FLAGS.eval_scales}: scales must be > 0")
+    from deeplab_tf.flags import parse_floats, parse_size
+    scales = parse_floats(FLAGS.eval_scales, "eval_scales")
+    if not scales or any(not math.isfinite(s) or s <= 0 for s in scales):
+        _fail(f"--eval_scales={','.join(FLAGS.eval_scales)}: scales must be finite numbers > 0")
+    crop = parse_size(FLAGS.eval_crop_size, "eval_crop_size") if FLAGS.eval_crop_size else None
     if "strategy" in FLAGS and FLAGS.strategy != "default":
         return run_distributed(info, scales)
     predictor = load(FLAGS)
@@ -154,7 +154,6 @@ def run():
         total = _prepared_count(data, split)
     if FLAGS.max_images:
         examples = _take(examples, FLAGS.max_images)
-    crop = tuple(int(v) for v in FLAGS.eval_crop_size) if FLAGS.eval_crop_size else None
     result = evaluate(
         predictor, examples, info.num_classes, class_names=info.class_names,
         eval_scales=scales, add_flipped_images=FLAGS.add_flipped_images, crf_params=crf_params,

@@ -36,7 +36,11 @@ def folder_examples(folder, dataset, split):
             raise FileNotFoundError(f"ground truth of {ex.id} is missing: expected "
                                     f"{ex.expected_label}")
     for ex in examples:
-        image = np.asarray(Image.open(ex.image_path).convert("RGB"))
+        try:
+            with Image.open(ex.image_path) as opened:
+                image = np.asarray(opened.convert("RGB"))
+        except Exception as error:   # PIL raises several types for unreadable files
+            raise ValueError(f"image {ex.image_path} is not readable ({error})") from None
         label = raw_examples.read_class_label(ex.label_path, info)
         yield ex.id, image, label, ex.label_path
 
@@ -44,12 +48,15 @@ def folder_examples(folder, dataset, split):
 def record_examples(data_config, split):
     """TFRecords through build_dataset (eval mode), cropped back to each valid region."""
     from deeplab_tf.data.pipeline import build_dataset
+    from deeplab_tf.paths import check_id
     for batch in build_dataset(data_config, split, training=False):
         for i in range(batch["image"].shape[0]):
             h, w = int(batch["height"][i]), int(batch["width"][i])
             image = batch["image"][i, :h, :w].numpy().round().clip(0, 255).astype(np.uint8)
-            yield (batch["id"][i].numpy().decode(), image, batch["label"][i, :h, :w].numpy(),
-                   f"{split} record {batch['id'][i].numpy().decode()}")
+            image_id = batch["id"][i].numpy().decode("utf-8", errors="replace")
+            check_id(image_id, f"a record of split {split} in {data_config.data_dir}")
+            yield (image_id, image, batch["label"][i, :h, :w].numpy(),
+                   f"{split} record {image_id}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,6 +73,7 @@ def evaluate(predictor, examples, num_classes, *, class_names, eval_scales=(1.0,
     """
     from tqdm import tqdm
     from deeplab_tf import inference, viz
+    from deeplab_tf.paths import inside
     from deeplab_tf.postprocess import crf as crf_lib
     from deeplab_tf.training.metrics import ConfusionMatrix
     if predictor.num_classes is not None and predictor.num_classes != num_classes:
@@ -106,7 +114,7 @@ def evaluate(predictor, examples, num_classes, *, class_names, eval_scales=(1.0,
             if refined:
                 refined.update(labels[i], cpred, name=sources[i])
             if panels_dir and count < num_panels:
-                viz.panel(images[i], pred, os.path.join(panels_dir, f"{ids[i]}.png"), colours,
+                viz.panel(images[i], pred, inside(panels_dir, f"{ids[i]}.png"), colours,
                           class_names, crf=cpred, label=labels[i], title=ids[i])
             count += 1
         bar.update(len(chunk))

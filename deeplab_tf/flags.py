@@ -139,3 +139,12 @@ def parse_size(values, flag, allow_square=False):
         raise ValueError(f"--{flag}={','.join(values)}; expected HEIGHT,WIDTH positive "
                          "integers, e.g. 513,513")
     return tuple(sizes)
+
+
+def parse_floats(values, flag):
+    """A list flag of numbers -> tuple of floats; ValueError naming the flag otherwise."""
+    try:
+        return tuple(float(v) for v in values)
+    except ValueError:
+        raise ValueError(f"--{flag}={','.join(values)}; expected comma-separated numbers, "
+                         "e.g. 0.5,1.0,1.5") from None

@@ -41,28 +41,53 @@ def define_flags():
     define("integer", "batch_size", 4, "Images per model call.")
     define("integer", "crf_processes", 0, "CRF worker processes (0: one per CPU core).")
     define("boolean", "panels", False, "Also write NAME_panel.png (image | prediction | CRF).")
+    define("boolean", "skip_bad_images", False, "Skip unreadable images (listed at the end) "
+           "instead of stopping at the first one.")
+    define("integer", "max_pixels", DEFAULT_MAX_PIXELS, "Refuse images with more pixels than "
+           "this (memory: about 0.65 GB per megapixel).")
     define("enum", "tflite_input_range", "auto", ["auto", "0_255", "minus_one_to_one"],
            "Input range of a float .tflite (auto: official files take [-1, 1]).")
 
 
-def read_image(path):
-    """uint8 [H, W, 3] RGB; a clear error naming the file otherwise."""
+# One whole-image pass needs about 0.65 GB per megapixel at one scale (measured: a 4000x3000
+# photo peaks at 7.8 GB); larger images are refused rather than exhausting memory.
+DEFAULT_MAX_PIXELS = 3000 * 3000
+
+
+class UnreadableImage(ValueError):
+    """An input image cannot be decoded, or is larger than --max_pixels; names the file."""
+
+
+def read_image(path, max_pixels=None):
+    """uint8 [H, W, 3] RGB; UnreadableImage naming the file otherwise. The size is checked
+    from the header, before the pixels are decoded."""
     from PIL import Image
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if max_pixels and width * height > max_pixels:
+                raise UnreadableImage(
+                    f"{path}: {width}x{height} ({width * height / 1e6:.1f} megapixels) is above "
+                    f"--max_pixels={max_pixels} (one pass needs about 0.65 GB per megapixel); "
+                    "resize it or pass a larger --max_pixels")
             return np.asarray(image.convert("RGB"))
+    except UnreadableImage:
+        raise
     except Exception as error:  # PIL raises several types for unreadable files
-        raise ValueError(f"{path}: not a readable image ({error})") from None
+        raise UnreadableImage(f"{path}: not a readable image ({error})") from None
 
 
 def predict_files(predictor, paths, output_dir, *, colours, names=None, crf_params=None,
                   crf_processes=None, eval_scales=(1.0,), add_flipped_images=False,
-                  batch_size=4, pad_multiple=16, panels=False, progress=True):
+                  batch_size=4, pad_multiple=16, panels=False, progress=True,
+                  max_pixels=DEFAULT_MAX_PIXELS, skipped=None):
     """Writes NAME.png (class indices) and NAME_overlay.png per path; returns the written
-    mask paths."""
+    mask paths. With a list `skipped`, unreadable (or too large) images are appended to it as
+    (path, reason) and the others still run; without it the first one is an error."""
     from PIL import Image
     from tqdm import tqdm
     from deeplab_tf import inference, viz
+    from deeplab_tf.paths import inside
     from deeplab_tf.postprocess import crf as crf_lib
     if crf_params is not None and predictor.output == inference.LABELS:
         raise ValueError(f"--crf needs probabilities; {predictor.path} outputs labels only")
@@ -77,8 +102,18 @@ def predict_files(predictor, paths, output_dir, *, colours, names=None, crf_para
     try:
         with tqdm(total=len(paths), unit="img", desc="predict", disable=not progress) as bar:
             for start in range(0, len(paths), batch_size):
-                chunk = paths[start:start + batch_size]
-                images = [read_image(p) for p in chunk]
+                chunk, images = [], []
+                for path in paths[start:start + batch_size]:
+                    try:
+                        images.append(read_image(path, max_pixels))
+                        chunk.append(path)
+                    except UnreadableImage as error:
+                        if skipped is None:
+                            raise
+                        skipped.append((path, str(error)))
+                if not chunk:
+                    bar.update(len(paths[start:start + batch_size]))
+                    continue
                 if predictor.output == inference.LABELS:
                     probs = None
                     labels = inference.predict_labels(predictor, images, eval_scales,
@@ -92,7 +127,7 @@ def predict_files(predictor, paths, output_dir, *, colours, names=None, crf_para
                 if refiner:
                     refined = [q.argmax(-1) for q in refiner.refine(images, probs)]
                 for path, image, plain, crf_out in zip(chunk, images, labels, refined):
-                    stem = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0])
+                    stem = inside(output_dir, os.path.splitext(os.path.basename(path))[0])
                     final = plain if crf_out is None else crf_out
                     written.append(viz.save_index_png(final, stem + ".png", colours))
                     Image.fromarray(viz.overlay(image, final, colours)).save(
@@ -100,7 +135,7 @@ def predict_files(predictor, paths, output_dir, *, colours, names=None, crf_para
                     if panels:
                         viz.panel(image, plain, stem + "_panel.png", colours, names,
                                   crf=crf_out, title=os.path.basename(path))
-                bar.update(len(chunk))
+                bar.update(len(paths[start:start + batch_size]))
     finally:
         if refiner:
             refiner.close()
@@ -121,6 +156,11 @@ def run():
     for name in ("model", "images", "output_dir"):
         if not FLAGS[name].value:
             sys.exit(f"predict: error: --{name} is required")
+    for name in ("batch_size", "max_pixels"):
+        if FLAGS[name].value < 1:
+            sys.exit(f"predict: error: --{name}={FLAGS[name].value} must be >= 1")
+    if os.path.exists(FLAGS.output_dir) and not os.path.isdir(FLAGS.output_dir):
+        sys.exit(f"predict: error: --output_dir={FLAGS.output_dir} is an existing file")
     paths = sorted(glob.glob(FLAGS.images)) if any(c in FLAGS.images for c in "*?[") else (
         [FLAGS.images] if os.path.isfile(FLAGS.images) else [])
     if not paths:
@@ -137,13 +177,19 @@ def run():
         sys.exit(f"predict: error: model {FLAGS.model} predicts {predictor.num_classes} classes "
                  f"but --dataset={FLAGS.dataset} has {len(names)}")
     crf_params = crf_lib.default_params() if FLAGS.crf else None
+    skipped = [] if FLAGS.skip_bad_images else None
     written = predict_files(
         predictor, paths, FLAGS.output_dir, colours=viz.palette(FLAGS.dataset), names=names,
         crf_params=crf_params, crf_processes=FLAGS.crf_processes or None,
         eval_scales=_scales(),
         add_flipped_images=FLAGS.add_flipped_images, batch_size=FLAGS.batch_size,
-        pad_multiple=FLAGS.output_stride or 16, panels=FLAGS.panels)
+        pad_multiple=FLAGS.output_stride or 16, panels=FLAGS.panels,
+        max_pixels=FLAGS.max_pixels, skipped=skipped)
     print(f"wrote {len(written)} masks and overlays to {FLAGS.output_dir}")
+    if skipped:
+        print(f"skipped {len(skipped)} image(s):", file=sys.stderr)
+        for _, reason in skipped:
+            print(f"  {reason}", file=sys.stderr)
 
 
 def _scales():
@@ -151,7 +197,7 @@ def _scales():
         scales = tuple(float(s) for s in FLAGS.eval_scales)
     except ValueError:
         scales = ()
-    if not scales or any(s <= 0 for s in scales):
+    if not scales or any(not np.isfinite(s) or s <= 0 for s in scales):
         sys.exit(f"predict: error: --eval_scales={','.join(FLAGS.eval_scales)}: expected "
                  "positive numbers like 0.5,1.0,1.5")
     return scales

@@ -79,6 +79,27 @@ def test_unreadable_image_names_the_file(tmp_path):
         predict.read_image(bad)
 
 
+def test_bad_images_are_skipped_and_listed_and_large_ones_refused(tmp_path):
+    paths = _write_images(tmp_path / "in")
+    truncated = tmp_path / "in" / "truncated.jpg"
+    truncated.write_bytes(open(paths[0], "rb").read()[:40])
+    with pytest.raises(ValueError, match=r"truncated\.jpg: not a readable image"):
+        predict.read_image(truncated)
+    pred = inference.predictor_from_keras(tiny_model(num_classes=21))
+    skipped = []
+    written = predict.predict_files(   # photo2 is 33x33 = 1089 pixels
+        pred, [str(truncated)] + paths, tmp_path / "out", colours=viz.palette(),
+        progress=False, max_pixels=1000, skipped=skipped, batch_size=2)
+    reasons = dict(skipped)
+    assert "not a readable image" in reasons[str(truncated)]
+    assert "33x33" in reasons[paths[2]] and "--max_pixels=1000" in reasons[paths[2]]
+    assert sorted(written) == sorted(str(tmp_path / "out" / f"photo{i}.png") for i in (0, 1))
+    assert all(os.path.exists(p) for p in written)
+    with pytest.raises(ValueError, match="truncated.jpg"):   # without a list: the first stops
+        predict.predict_files(pred, [str(truncated)] + paths, tmp_path / "out2",
+                              colours=viz.palette(), progress=False)
+
+
 def test_cli_official_model_reproduces_golden_mask_and_bad_flags(tmp_path):
     folder = shared_path("official")
     out = _cli(f"--model={folder / 'deeplabv3_257_mv_gpu.tflite'}",

@@ -24,7 +24,6 @@ from tqdm import tqdm
 
 from deeplab_tf.data import archive, label_stats, sources
 from deeplab_tf.data.datasets import DATASETS, get_dataset, is_descriptor
-from deeplab_tf.data.descriptor import DescriptorError
 from deeplab_tf.data.raw_examples import BadExample, check_example
 
 EXAMPLES_PER_SHARD = 512   # ~50 MB shards for VOC JPEGs; several shards per replica
@@ -34,7 +33,7 @@ class PrepareError(ValueError):
     """Bad input to prepare; the message names every offending file."""
 
 
-def _search_roots(info, data_dir, output_dir, splits):
+def _search_roots(info, data_dir, output_dir, splits, limits):
     """Folders to search for the layout; extracts archives (into OUT/.raw) only when needed."""
     if info.root is not None:   # a dataset.json: the raw data is where its lists say
         if data_dir:
@@ -63,7 +62,7 @@ def _search_roots(info, data_dir, output_dir, splits):
     raw = os.path.join(output_dir, ".raw")
     os.makedirs(raw, exist_ok=True)
     return [data_dir if os.path.isdir(data_dir) else raw] + [
-        archive.extract(a, os.path.join(raw, archive.archive_stem(a))) for a in archives]
+        archive.extract(a, os.path.join(raw, archive.archive_stem(a)), limits) for a in archives]
 
 
 def _check_split(info, roots, split, workers, progress):
@@ -90,10 +89,11 @@ def _write_shard(path, examples):
 
 
 def prepare(dataset, data_dir, output_dir, splits=None, num_shards=0, skip_bad_examples=False,
-            num_workers=None, progress=True):
+            num_workers=None, progress=True, archive_limits=archive.DEFAULT_LIMITS):
     """Checks, then writes the TFRecord shards of `splits`; returns the INFO_FILE contents.
 
-    dataset: a built-in name or a dataset.json path (then data_dir must be empty)."""
+    dataset: a built-in name or a dataset.json path (then data_dir must be empty).
+    archive_limits: an archive.Limits for the archives found in data_dir."""
     try:
         info = get_dataset(dataset)
     except ValueError as error:   # an unknown name, or a DescriptorError
@@ -104,8 +104,9 @@ def prepare(dataset, data_dir, output_dir, splits=None, num_shards=0, skip_bad_e
         raise PrepareError(f"--splits has {unknown}, which {info.name} does not have; its "
                            f"splits: {list(info.splits)}")
     workers = num_workers or os.cpu_count() or 1
+    _check_output_dir(output_dir)
     try:
-        roots = _search_roots(info, data_dir, output_dir, splits)
+        roots = _search_roots(info, data_dir, output_dir, splits, archive_limits)
     except sources.LayoutError as error:
         raise PrepareError(str(error)) from None
 
@@ -139,6 +140,7 @@ def prepare(dataset, data_dir, output_dir, splits=None, num_shards=0, skip_bad_e
                                f"{previous['dataset']}; use another folder for {info.name}")
         summary["splits"].update(previous["splits"])
 
+    _remove_staging_files(output_dir)
     jobs, renames = [], []
     for split, (good, bad) in checked.items():
         count = num_shards or max(1, math.ceil(len(good) / EXAMPLES_PER_SHARD))
@@ -146,7 +148,7 @@ def prepare(dataset, data_dir, output_dir, splits=None, num_shards=0, skip_bad_e
         names = [records.shard_name(split, i, count) for i in range(count)]
         for i, name in enumerate(names):
             final = os.path.join(output_dir, name)
-            temporary = os.path.join(output_dir, f".{name}.tmp{os.getpid()}")
+            temporary = os.path.join(output_dir, f".{name}{_STAGING}{os.getpid()}")
             jobs.append((temporary, good[i * len(good) // count:(i + 1) * len(good) // count]))
             renames.append((temporary, final))
         stats = None
@@ -172,10 +174,34 @@ def prepare(dataset, data_dir, output_dir, splits=None, num_shards=0, skip_bad_e
         for name in os.listdir(output_dir):
             if name.startswith(split + "-") and name.endswith(".tfrecord") and name not in keep:
                 os.remove(os.path.join(output_dir, name))
-    with open(info_path + ".tmp", "w") as f:
+    with open(info_path + _STAGING, "w") as f:
         json.dump(summary, f, indent=1, sort_keys=True)
-    os.replace(info_path + ".tmp", info_path)
+    os.replace(info_path + _STAGING, info_path)
     return summary
+
+
+_STAGING = ".tmp"   # suffix (+ pid) of shards and INFO_FILE while they are written
+
+
+def _check_output_dir(output_dir):
+    """Refuses an output folder that is a file or cannot be written, before any work."""
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise PrepareError(f"--output_dir={output_dir} is an existing file; expected a folder")
+    folder = output_dir
+    while folder and not os.path.exists(folder):   # the nearest existing parent is created in
+        folder = os.path.dirname(folder)
+    folder = folder or "."
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
+        raise PrepareError(f"--output_dir={output_dir}: {folder} is not a writable folder")
+
+
+def _remove_staging_files(output_dir):
+    """Shards and INFO_FILE copies of an earlier run that was killed before renaming them."""
+    from deeplab_tf.data import records
+    for name in os.listdir(output_dir):
+        staged_shard = name.startswith(".") and ".tfrecord" + _STAGING in name
+        if staged_shard or name.startswith(records.INFO_FILE + _STAGING):
+            os.remove(os.path.join(output_dir, name))
 
 
 FLAGS = flags.FLAGS
@@ -193,6 +219,14 @@ def define_flags():
     flags.DEFINE_bool("skip_bad_examples", False, "Skip and count bad examples instead of failing.")
     flags.DEFINE_integer("num_workers", 0, "Parallel readers (0: one per CPU core).")
     flags.DEFINE_bool("progress", True, "Show progress bars.")
+    limits = archive.DEFAULT_LIMITS
+    flags.DEFINE_integer("max_archive_member_bytes", limits.max_member_bytes,
+                         "Refuse an archive with a member that expands beyond this.")
+    flags.DEFINE_integer("max_archive_bytes", limits.max_total_bytes,
+                         "Refuse an archive that expands beyond this in total.")
+    flags.DEFINE_float("max_archive_ratio", limits.max_ratio,
+                       "Refuse an archive whose expanded size is above this many times its "
+                       "own (decompression bombs).")
 
 
 def main(argv):
@@ -200,15 +234,20 @@ def main(argv):
     for name in ("dataset", "output_dir"):
         if not getattr(FLAGS, name):
             sys.exit(f"error: --{name} is required")
-    if FLAGS.num_shards < 0:
-        sys.exit(f"error: --num_shards={FLAGS.num_shards} must be >= 0")
+    for name in ("num_shards", "num_workers"):
+        if FLAGS[name].value < 0:
+            sys.exit(f"error: --{name}={FLAGS[name].value} must be >= 0")
+    for name in ("max_archive_member_bytes", "max_archive_bytes", "max_archive_ratio"):
+        if not math.isfinite(FLAGS[name].value) or FLAGS[name].value <= 0:
+            sys.exit(f"error: --{name}={FLAGS[name].value} must be a finite number > 0")
+    limits = archive.Limits(FLAGS.max_archive_member_bytes, FLAGS.max_archive_bytes,
+                            FLAGS.max_archive_ratio)
     try:
         summary = prepare(FLAGS.dataset, FLAGS.data_dir, FLAGS.output_dir, FLAGS.splits or None,
                           FLAGS.num_shards, FLAGS.skip_bad_examples, FLAGS.num_workers or None,
-                          FLAGS.progress)
-    except (PrepareError, archive.UnsafeArchiveError, sources.LayoutError,
-            DescriptorError) as error:
-        sys.exit(f"error: {error}")
+                          FLAGS.progress, limits)
+    except (ValueError, OSError) as error:   # PrepareError, LayoutError, UnsafePathError,
+        sys.exit(f"error: {error}")             # UnsafeArchiveError, DescriptorError, I/O
     for split, entry in summary["splits"].items():
         print(f"{split}: {entry['num_examples']} examples in {len(entry['files'])} shard(s), "
               f"{len(entry['skipped'])} skipped")

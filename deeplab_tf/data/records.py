@@ -46,7 +46,9 @@ def encode_example(image_bytes, image_format, label_png, image_id, height, width
         IMAGE_ID: _bytes(image_id.encode()), HEIGHT: _int(height), WIDTH: _int(width),
         CHANNELS: _int(3), LABEL: _bytes(label_png), LABEL_FORMAT: _bytes(b"png"),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    # deterministic: map fields in key order, so the same input gives the same bytes.
+    example = tf.train.Example(features=tf.train.Features(feature=feature))
+    return example.SerializeToString(deterministic=True)
 
 
 def shard_name(split, index, count):

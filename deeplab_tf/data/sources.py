@@ -10,6 +10,7 @@ import glob
 import os
 from typing import List, Optional
 
+from deeplab_tf.paths import check_id
 from deeplab_tf.data.datasets import DatasetInfo, get_dataset
 
 
@@ -40,8 +41,17 @@ def _find_dir(roots, candidates, must_contain):
 def _read_split_file(path):
     if not os.path.isfile(path):
         raise LayoutError(f"split file {path} is missing (expected one image id per line)")
-    with open(path) as f:
-        ids = [line.split()[0] for line in f if line.strip()]
+    ids, line_of = [], {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            image_id = check_id(line.split()[0], f"{path}:{number}")
+            if image_id in line_of:
+                raise LayoutError(f"{path}:{number}: image id {image_id!r} is already listed "
+                                  f"on line {line_of[image_id]}")
+            line_of[image_id] = number
+            ids.append(image_id)
     if not ids:
         raise LayoutError(f"split file {path} is empty (expected one image id per line)")
     return ids
@@ -113,7 +123,7 @@ def cityscapes_examples(roots, split):
         raise LayoutError(f"split folder {split_dir} has no CITY/*_leftImg8bit.png images")
     examples = []
     for path in paths:
-        base = os.path.basename(path)[:-len("_leftImg8bit.png")]
+        base = check_id(os.path.basename(path)[:-len("_leftImg8bit.png")], path)
         city = os.path.basename(os.path.dirname(path))
         label = os.path.join(labels, split, city, base + "_gtFine_labelIds.png")
         examples.append(Example(base, path, label if os.path.isfile(label) else None,
@@ -179,7 +189,8 @@ def list_examples(info: DatasetInfo, roots, split):
                                   f"{line.strip()!r}")
             image, expected_image = _resolve(root, fields[0], where)
             label, expected_label = _resolve(root, fields[1], where)
-            image_id = os.path.splitext(_entry_parts(fields[0], where)[-1])[0]
+            image_id = check_id(os.path.splitext(_entry_parts(fields[0], where)[-1])[0],
+                                      where)
             if image_id in lines_of:
                 raise LayoutError(f"{where}: image {image_id!r} is already listed on line "
                                   f"{lines_of[image_id]}")

@@ -30,21 +30,24 @@ def validate(configs, train_split, eval_split, prepare_synthetic):
     for name, value in positive.items():
         if value < 1:
             raise UsageError(f"--{name}={value} must be >= 1")
-    if not 0.0 < t.top_k_percent_pixels <= 1.0:
-        raise UsageError(f"--top_k_percent_pixels={t.top_k_percent_pixels} must be in (0, 1]")
-    if not math.isfinite(t.base_learning_rate) or t.base_learning_rate <= 0:
-        raise UsageError(f"--base_learning_rate={t.base_learning_rate} must be a finite "
-                         "number > 0")
-    for name in ("weight_decay", "momentum", "end_learning_rate"):
-        value = getattr(t, name)
-        if not math.isfinite(value) or value < 0:
-            raise UsageError(f"--{name}={value} must be a finite number >= 0")
-    if not t.train_scales or any(s <= 0 for s in t.train_scales):
-        raise UsageError(f"--train_scales={list(t.train_scales)} must be positive numbers")
+    check_ranges(_TRAIN_RANGES, {**vars_of(t), **vars_of(d),
+                                 "train_batch_size": d.batch_size})
+    if m.num_classes is not None and m.num_classes < 1:
+        raise UsageError(f"--num_classes={m.num_classes} must be >= 1")
+    if d.min_scale > d.max_scale:
+        raise UsageError(f"--min_scale={d.min_scale} is above --max_scale={d.max_scale}")
+    if not t.train_scales or any(not _finite(s) or s <= 0 for s in t.train_scales):
+        raise UsageError(f"--train_scales={','.join(map(str, t.train_scales))} must be "
+                         "finite numbers > 0")
     if t.train_scales[0] != 1.0 and len(t.train_scales) > 1:
         raise UsageError(f"--train_scales={list(t.train_scales)}: the first scale must be 1.0")
     if len(d.crop_size) != 2 or min(d.crop_size) < 1:
         raise UsageError(f"--crop_size={list(d.crop_size)} must be HEIGHT,WIDTH")
+    if os.path.exists(t.model_dir) and not os.path.isdir(t.model_dir):
+        raise UsageError(f"--model_dir={t.model_dir} is an existing file; expected a folder "
+                         "(a new one, or a run to resume)")
+    if "eval" in configs:
+        check_eval(configs["eval"])
     if d.batch_size % t.accumulation_steps:
         raise UsageError(f"--train_batch_size={d.batch_size} is not divisible by "
                          f"--accumulation_steps={t.accumulation_steps}")
@@ -71,6 +74,10 @@ def validate(configs, train_split, eval_split, prepare_synthetic):
                           **m.build_kwargs())
     except ValueError as error:
         raise UsageError(f"--preset/--model_overrides: {error}") from None
+    stride = info["output_stride"]
+    if stride and min(d.crop_size) < stride + 1:
+        raise UsageError(f"--crop_size={','.join(map(str, d.crop_size))} is too small for "
+                         f"output stride {stride}; expected at least {stride + 1} per side")
     if isinstance(t.class_weights, tuple) and len(t.class_weights) != num_classes:
         raise UsageError(f"--class_weights has {len(t.class_weights)} values; expected "
                          f"{num_classes} (one per class)")
@@ -93,6 +100,74 @@ def validate(configs, train_split, eval_split, prepare_synthetic):
         raise UsageError(f"--prepare_synthetic only makes the synthetic dataset, but "
                          f"--dataset={d.dataset}")
     return dataset, info
+
+
+# ---------------------------------------------------------------------------------------------
+# Numeric ranges: every number a user passes is finite and in its range
+# ---------------------------------------------------------------------------------------------
+# flag -> (low, high, low_open, high_open); None: unbounded on that side.
+_TRAIN_RANGES = {
+    "base_learning_rate": (0.0, None, True, False),
+    "end_learning_rate": (0.0, None, False, False),
+    "slow_start_learning_rate": (0.0, None, True, False),
+    "learning_power": (0.0, None, False, False),
+    "momentum": (0.0, 1.0, False, True),
+    "batch_norm_momentum": (0.0, 1.0, False, True),
+    "weight_decay": (0.0, None, False, False),
+    "last_layer_gradient_multiplier": (0.0, None, False, False),
+    "top_k_percent_pixels": (0.0, 1.0, True, False),
+    "warmup_steps": (0, None, False, False),
+    "slow_start_steps": (0, None, False, False),
+    "hard_example_mining_step": (0, None, False, False),
+    "image_summary_every": (0, None, False, False),
+    "eval_every": (0, None, False, False),
+    "max_eval_batches": (0, None, False, False),
+    "min_scale": (0.0, None, True, False),
+    "max_scale": (0.0, None, True, False),
+    "scale_step": (0.0, None, False, False),
+    "shuffle_buffer": (0, None, False, False),
+}
+
+
+def _finite(value):
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def vars_of(config):
+    return {f: getattr(config, f) for f in config.__dataclass_fields__}
+
+
+def _interval(low, high, low_open, high_open):
+    left = ("(" if low_open else "[") + ("-inf" if low is None else f"{low:g}")
+    right = ("inf" if high is None else f"{high:g}") + (")" if high_open or high is None else "]")
+    return f"{left}, {right}"
+
+
+def check_range(flag, value, low=None, high=None, low_open=False, high_open=False):
+    """UsageError naming --flag, its value and the range unless value is finite and in it."""
+    inside = _finite(value) and not (
+        (low is not None and (value < low or (low_open and value == low))) or
+        (high is not None and (value > high or (high_open and value == high))))
+    if not inside:
+        raise UsageError(f"--{flag}={value} must be a finite number in "
+                         f"{_interval(low, high, low_open, high_open)}")
+
+
+def check_ranges(ranges, values):
+    for flag, bounds in ranges.items():
+        if values.get(flag) is not None:
+            check_range(flag, values[flag], *bounds)
+
+
+def check_eval(config):
+    """The evaluation flags shared by train and evaluate."""
+    if not config.eval_scales or any(not _finite(s) or s <= 0 for s in config.eval_scales):
+        raise UsageError(f"--eval_scales={','.join(map(str, config.eval_scales))} must be "
+                         "finite numbers > 0")
+    from deeplab_tf.models.backbones import OUTPUT_STRIDES
+    if config.output_stride is not None and config.output_stride not in OUTPUT_STRIDES:
+        raise UsageError(f"--eval_output_stride={config.output_stride} must be one of "
+                         f"{', '.join(map(str, OUTPUT_STRIDES))}")
 
 
 def resolve_class_weights(weights, data, train_split, num_classes):

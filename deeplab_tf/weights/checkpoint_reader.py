@@ -23,18 +23,18 @@ from deeplab_tf.weights.official import IGNORED, OfficialWeights, OfficialWeight
 
 def _extract(path, target):
     """Unpacks a tarball into `target` through a temporary folder, so an interrupted unpack
-    (these files are hundreds of MB) is never mistaken for a finished one."""
+    (these files are hundreds of MB) is never mistaken for a finished one. Members are
+    checked first (paths, links, sizes: deeplab_tf.data.archive)."""
+    from deeplab_tf.data import archive as archive_lib
     partial = target.with_name(target.name + ".part")
     shutil.rmtree(partial, ignore_errors=True)
     try:
+        archive_lib.check_members(str(path))
         with tarfile.open(path) as archive:
-            if hasattr(tarfile, "data_filter"):  # refuses absolute paths and links out
-                archive.extractall(partial, filter="data")
-            else:  # Python < 3.11.4: check member paths ourselves
-                for member in archive.getmembers():
-                    if member.name.startswith("/") or ".." in member.name.split("/"):
-                        raise OfficialWeightsError(f"{path}: unsafe member {member.name!r}")
-                archive.extractall(partial)
+            archive.extractall(partial, filter="data")
+    except archive_lib.ArchiveError as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise OfficialWeightsError(str(error)) from None
     except (tarfile.TarError, EOFError, OSError) as error:
         shutil.rmtree(partial, ignore_errors=True)
         raise OfficialWeightsError(f"{path} is not a readable tarball ({type(error).__name__}: "

@@ -70,6 +70,17 @@ def main(data, work):
         data, f"{work}/k", "--class_weights=median"))
     results["learning_rate_nan"] = call(tiny_flags(data, f"{work}/m", "--base_learning_rate=nan"))
     results["weight_decay_negative"] = call(tiny_flags(data, f"{work}/n", "--weight_decay=-1"))
+    results["learning_rate_inf"] = call(tiny_flags(data, f"{work}/o", "--base_learning_rate=inf"))
+    results["momentum_one"] = call(tiny_flags(data, f"{work}/p", "--momentum=1.0"))
+    results["batch_norm_momentum_nan"] = call(tiny_flags(data, f"{work}/p",
+                                                         "--batch_norm_momentum=nan"))
+    results["min_scale_above_max"] = call(tiny_flags(data, f"{work}/p", "--min_scale=2.5"))
+    results["eval_scales_nan"] = call(tiny_flags(data, f"{work}/p", "--eval_scales=1.0,nan"))
+    results["crop_size_abc"] = call(tiny_flags(data, f"{work}/p", "--crop_size=abc"))
+    results["crop_size_below_stride"] = call(tiny_flags(data, f"{work}/p", "--crop_size=9,9"))
+    with open(os.path.join(work, "a_file"), "w") as f:
+        f.write("not a folder")
+    results["model_dir_is_a_file"] = call(tiny_flags(data, f"{work}/a_file"))
     results["data_of_another_dataset"] = call(tiny_flags(data, f"{work}/l", "--dataset=camvid"))
     results["experiments"] = check_experiments()
     print("RESULTS " + json.dumps(results))

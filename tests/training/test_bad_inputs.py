@@ -39,8 +39,16 @@ def results(synthetic_data, tmp_path_factory):
     ("dataset_json_missing", ["--dataset=", "nowhere/dataset.json", "no such dataset.json"]),
     ("class_weights_unknown_name", ["--class_weights=median", "median_frequency",
                                     "inverse_log_frequency"]),
-    ("learning_rate_nan", ["--base_learning_rate=nan", "finite number > 0"]),
-    ("weight_decay_negative", ["--weight_decay=-1.0", "finite number >= 0"]),
+    ("learning_rate_nan", ["--base_learning_rate=nan", "finite number in (0, inf)"]),
+    ("weight_decay_negative", ["--weight_decay=-1.0", "finite number in [0, inf)"]),
+    ("learning_rate_inf", ["--base_learning_rate=inf", "finite number in (0, inf)"]),
+    ("momentum_one", ["--momentum=1.0", "in [0, 1)"]),
+    ("batch_norm_momentum_nan", ["--batch_norm_momentum=nan", "in [0, 1)"]),
+    ("min_scale_above_max", ["--min_scale=2.5", "above --max_scale=2.0"]),
+    ("eval_scales_nan", ["--eval_scales=1.0,nan", "finite numbers > 0"]),
+    ("crop_size_abc", ["--crop_size=abc", "HEIGHT,WIDTH"]),
+    ("crop_size_below_stride", ["--crop_size=9,9", "output stride 16", "at least 17"]),
+    ("model_dir_is_a_file", ["--model_dir=", "a_file", "existing file"]),
     ("data_of_another_dataset", ["holds synthetic", "not --dataset=camvid", "Bicyclist"]),
 ])
 def test_bad_input_gives_clear_error(results, case, words):
