@@ -91,6 +91,7 @@ class TrainConfig:
     # Initialisation: "" | "imagenet[:PATH]" | "official:PATH" | "checkpoint:PATH" (.keras,
     # .weights.h5 or a TF checkpoint prefix/directory).
     init: str = ""
+    init_sha256: str = ""                 # pins the digest of a downloaded --init file by hand
     initialize_last_layer: bool = True    # False: keep the new last layer (num_classes changed)
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3

@@ -28,6 +28,8 @@ flags.DEFINE_integer("output_stride", None, "Output stride of the built model (d
                      "from the file; the preset's for checkpoints).")
 flags.DEFINE_string("cache_dir", None, "Download cache (default $DEEPLAB_TF_CACHE or "
                     "~/.cache/deeplab_tf).")
+flags.DEFINE_string("sha256", None, "Expected sha256 of an --input downloaded by name "
+                    "(default: the recorded one, else the first download's).")
 FLAGS = flags.FLAGS
 
 
@@ -65,12 +67,12 @@ def convert(source, path, output=None, preset=None, output_stride=None):
     return model, arch, time.perf_counter() - start
 
 
-def _resolve_input(value, cache_dir):
+def _resolve_input(value, cache_dir, sha256=None):
     if pathlib.Path(value).exists():
         return value
     from deeplab_tf.weights.download import OFFICIAL_FILES, fetch
     if value in OFFICIAL_FILES:
-        return str(fetch(value, cache=cache_dir))
+        return str(fetch(value, cache=cache_dir, sha256=sha256))
     raise FileNotFoundError(f"--input={value!r}: no such file, and not an official file name "
                             f"({', '.join(sorted(OFFICIAL_FILES))})")
 
@@ -83,7 +85,7 @@ def main(argv):
     if not FLAGS.output.endswith(".keras"):
         sys.exit(f"convert: error: --output={FLAGS.output!r} must end in .keras")
     try:
-        path = _resolve_input(FLAGS.input, FLAGS.cache_dir)
+        path = _resolve_input(FLAGS.input, FLAGS.cache_dir, FLAGS.sha256)
         _, arch, seconds = convert(FLAGS.source, path, FLAGS.output, FLAGS.preset,
                                    FLAGS.output_stride)
     except (ValueError, OSError, RuntimeError) as error:

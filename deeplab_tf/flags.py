@@ -91,6 +91,8 @@ def define_train_flags():
                         "resnet_v1_101, xception_65, mobilenet_v2_1.0_224: an ImageNet "
                         "classification checkpoint initialises the backbone only, a model zoo "
                         "checkpoint the whole model) | checkpoint:PATH (one of our runs).")
+    flags.DEFINE_string("init_sha256", "", "Expected sha256 of the file an --init=official:NAME "
+                        "downloads (default: the recorded one, else the first download's).")
     flags.DEFINE_boolean("initialize_last_layer", True,
                          "Restore the last layer too (ignored when num_classes differs).")
     flags.DEFINE_integer("checkpoint_every", 1000, "Save a checkpoint every N steps.")

@@ -119,7 +119,8 @@ def run(configs, log=print):
         from deeplab_tf.weights.download import DownloadError
         try:   # files that do not fit: the errors name --init and the file
             initialize(model, t.init, info=info, model_config=model_config,
-                       initialize_last_layer=t.initialize_last_layer, log=log)
+                       initialize_last_layer=t.initialize_last_layer, log=log,
+                       sha256=t.init_sha256)
         except (ValueError, OSError, DownloadError) as error:
             raise UsageError(str(error)) from None
     if chief:

@@ -23,8 +23,8 @@ from deeplab_tf.data.datasets import get_dataset
 from deeplab_tf.data.raw_examples import check_example
 
 # Official addresses (PASCAL VOC site; Berkeley SBD page).
-VOC_URL = "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar"
-SBD_URL = ("http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/"
+VOC_URL = "https://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar"
+SBD_URL = ("https://www2.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/"
            "semantic_contours/benchmark.tgz")
 
 
@@ -54,7 +54,7 @@ class Voc2012Segmentation(tfds.core.GeneratorBasedBuilder):
                                                          encoding_format="png"),
                 "file_name": tfds.features.Text(),
             }),
-            homepage="http://host.robots.ox.ac.uk/pascal/VOC/voc2012/",
+            homepage="https://host.robots.ox.ac.uk/pascal/VOC/voc2012/",
         )
 
     def _roots(self, dl_manager):

@@ -71,13 +71,14 @@ def parse_init(spec):
     return kind, path
 
 
-def resolve_official(path):
+def resolve_official(path, sha256=None):
     """An official:PATH|NAME argument -> a local path (a known NAME is fetched into the cache
-    once; deeplab_tf.weights.download.fetch). Raises DownloadError when that fails."""
+    once and its digest checked on every use, against `sha256` when given;
+    deeplab_tf.weights.download.fetch). Raises DownloadError when that fails."""
     if _exists(path) or path not in _official_names():
         return path
     from deeplab_tf.weights.download import fetch
-    return str(fetch(path))
+    return str(fetch(path, sha256=sha256 or None))
 
 
 def check_init_architecture(spec, model_config, num_classes):
@@ -97,7 +98,8 @@ def check_init_architecture(spec, model_config, num_classes):
             f"num_classes={num_classes}")
 
 
-def initialize(model, spec, *, info, model_config, initialize_last_layer=True, log=print):
+def initialize(model, spec, *, info, model_config, initialize_last_layer=True, log=print,
+               sha256=None):
     """Applies --init to a freshly built model. Returns the names of the layers loaded.
 
     Raises the readers' errors (OfficialWeightsError, ImageNetWeightsError, DownloadError)
@@ -111,12 +113,13 @@ def initialize(model, spec, *, info, model_config, initialize_last_layer=True, l
         return []
     try:
         return _initialize(model, spec, kind, path, info=info, model_config=model_config,
-                           initialize_last_layer=initialize_last_layer, log=log)
+                           initialize_last_layer=initialize_last_layer, log=log, sha256=sha256)
     except (OfficialWeightsError, ImageNetWeightsError, DownloadError) as error:
         raise type(error)(f"--init={spec}: {error}") from None
 
 
-def _initialize(model, spec, kind, path, *, info, model_config, initialize_last_layer, log):
+def _initialize(model, spec, kind, path, *, info, model_config, initialize_last_layer, log,
+                sha256=None):
     import deeplab_tf
     skip = () if initialize_last_layer else tuple(info["logits_layers"])
     if kind == "imagenet":
@@ -125,7 +128,7 @@ def _initialize(model, spec, kind, path, *, info, model_config, initialize_last_
     kwargs = dict(output_stride=info["output_stride"], **model_config.build_kwargs())
     if kind == "official":
         from deeplab_tf.weights import official
-        path = resolve_official(path)
+        path = resolve_official(path, sha256)
         if path.endswith(".tflite"):
             from deeplab_tf.weights.tflite_reader import read_tflite as reader
         else:

@@ -5,6 +5,7 @@ prints it as one line and exits with code 2.
 """
 import math
 import os
+import re
 
 
 class UsageError(ValueError):
@@ -57,6 +58,8 @@ def validate(configs, train_split, eval_split, prepare_synthetic):
                          "tflite")
     if t.strategy == "tpu" and not t.tpu and not os.environ.get("TPU_NAME"):
         raise UsageError("--strategy=tpu needs --tpu=NAME (or the TPU_NAME variable)")
+    if t.init_sha256 and not re.fullmatch(r"[0-9a-fA-F]{64}", t.init_sha256):
+        raise UsageError(f"--init_sha256={t.init_sha256} must be 64 hexadecimal digits")
     try:
         parse_init(t.init)
     except (ValueError, FileNotFoundError) as error:

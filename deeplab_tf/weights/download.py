@@ -3,8 +3,9 @@
 Addresses are the official ones (research/deeplab/g3doc/model_zoo.md and quantize.md, the
 TFLite GPU delegate page, google-coral/test_data, research/slim/README.md and
 research/slim/nets/mobilenet/README.md for the ImageNet classification checkpoints). sha256
-values are recorded where we hold a copy of the file; for the others the digest is printed on
-first download so it can be pinned.
+values are recorded where we hold a copy of the file; for the others the digest of the first
+download is recorded in the cache (FILE.sha256) and checked on every later use. Only https://
+(and file:// mirrors) are fetched.
 
 The cache folder is $DEEPLAB_TF_CACHE, else ~/.cache/deeplab_tf. `base_url` (for a known
 name, default $DEEPLAB_TF_MIRROR) replaces the folder part of the address: a local or
@@ -15,7 +16,7 @@ import dataclasses
 import hashlib
 import os
 import pathlib
-import shutil
+import re
 import urllib.parse
 import urllib.request
 from typing import Optional
@@ -107,36 +108,92 @@ def _progress(total, name, enabled):
     return tqdm(total=total, unit="B", unit_scale=True, desc=name, leave=False)
 
 
+def _check_scheme(url):
+    scheme = urllib.parse.urlparse(url).scheme
+    if scheme not in ("https", "file"):
+        raise DownloadError(f"refusing {url}: only https:// addresses (or file:// mirrors) are "
+                            "downloaded, so what arrives is what the server sent")
+
+
+def _record_path(target):
+    """Where the digest of a cached file is recorded (trust on first download)."""
+    return target.with_name(target.name + ".sha256")
+
+
+def _recorded(target):
+    record = _record_path(target)
+    return record.read_text().split()[0] if record.is_file() and record.read_text().strip() \
+        else None
+
+
+def _record(target, digest):
+    staged = _record_path(target).with_name(f".{target.name}.sha256.{os.getpid()}")
+    staged.write_text(f"{digest}  {target.name}\n")
+    os.replace(staged, _record_path(target))
+
+
+def _verified(target, expected, origin):
+    got = sha256_of(target)
+    if got != expected:
+        raise DownloadError(
+            f"cached file {target} has sha256 {got}, not the {origin} {expected}: it changed "
+            "after it was downloaded (or another file has its name); delete it to download it "
+            "again")
+    return target
+
+
 def fetch(name_or_url, *, cache=None, sha256=None, base_url=None, progress=True):
     """Returns the local path of an official file, downloading it once into the cache.
 
+    Every use checks the cached file's sha256: against `sha256` (a pin by hand), else the
+    digest recorded in OFFICIAL_FILES, else the digest of its first download, which is
+    recorded beside it (FILE.sha256). A download goes to a temporary name and is moved into
+    place only once complete and verified, so a partial download is never used.
+
     Args:
-      name_or_url: an OFFICIAL_FILES key or a URL (http(s):// or file://).
+      name_or_url: an OFFICIAL_FILES key or a URL (https:// or file://).
       cache: cache folder (default $DEEPLAB_TF_CACHE or ~/.cache/deeplab_tf).
       sha256: expected digest (default: the recorded one for a known name).
       base_url: folder URL that replaces the official one (a mirror; file:// in tests);
         for a known name the default is $DEEPLAB_TF_MIRROR when set.
       progress: show a tqdm progress bar.
     Raises:
-      ValueError: unknown name. DownloadError: unreachable address or sha256 mismatch.
+      ValueError: unknown name. DownloadError: plain http, unreachable address, or a sha256
+      that does not match (of the download or of the cached file).
     """
     if name_or_url in OFFICIAL_FILES:
         entry = OFFICIAL_FILES[name_or_url]
         url, sha256 = entry.url, sha256 or entry.sha256
+        origin = "pinned sha256" if sha256 != entry.sha256 else "recorded official sha256"
     elif "://" in name_or_url:
-        url = name_or_url
+        url, origin = name_or_url, "pinned sha256"
     else:
         raise ValueError(f"official file {name_or_url!r} is unknown; allowed: "
                          f"{sorted(OFFICIAL_FILES)} or a URL")
+    if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256.lower()):
+        raise DownloadError(f"sha256 {sha256!r} is not 64 hexadecimal digits")
+    sha256 = sha256.lower() if sha256 else None
     filename = url.rsplit("/", 1)[-1]
+    if not filename or filename in (".", "..") or "\\" in filename:
+        raise DownloadError(f"{url} does not end in a file name")
     if base_url is None and name_or_url in OFFICIAL_FILES:  # an explicit URL stays as given
         base_url = os.environ.get("DEEPLAB_TF_MIRROR")
     if base_url:
         url = base_url.rstrip("/") + "/" + filename
+    _check_scheme(url)
     target = cache_dir(cache) / filename
-    if target.exists() and (sha256 is None or sha256_of(target) == sha256):
+    for stale in target.parent.glob(f".{filename}.part*"):   # downloads of a killed run
+        stale.unlink(missing_ok=True)
+    if target.exists():
+        if sha256 is not None:
+            return _verified(target, sha256, origin)
+        recorded = _recorded(target)
+        if recorded:
+            return _verified(target, recorded, f"digest recorded at its first download in "
+                                               f"{_record_path(target).name}")
+        _record(target, sha256_of(target))   # a file placed in the cache by hand
         return target
-    partial = target.with_name(target.name + ".part")
+    partial = target.with_name(f".{filename}.part{os.getpid()}")
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
             total = response.headers.get("Content-Length")
@@ -147,6 +204,8 @@ def fetch(name_or_url, *, cache=None, sha256=None, base_url=None, progress=True)
                     bar.update(len(block))
             if bar is not None:
                 bar.close()
+            if total and out.tell() != int(total):
+                raise OSError(f"received {out.tell()} of {total} bytes")
     except (OSError, ValueError) as error:
         partial.unlink(missing_ok=True)
         raise DownloadError(f"could not download {url}: {error}") from None
@@ -156,8 +215,9 @@ def fetch(name_or_url, *, cache=None, sha256=None, base_url=None, progress=True)
         raise DownloadError(f"sha256 mismatch for {url}: expected {sha256}, got {got} "
                             "(the file was deleted; the address may serve another version)")
     if sha256 is None:
-        print(f"{filename}: sha256 {got} (not pinned)")
-    shutil.move(str(partial), str(target))
+        print(f"{filename}: sha256 {got} (not pinned; recorded, and checked on every use)")
+    _record(target, got)
+    os.replace(partial, target)
     return target
 
 

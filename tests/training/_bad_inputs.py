@@ -81,6 +81,8 @@ def main(data, work):
     with open(os.path.join(work, "a_file"), "w") as f:
         f.write("not a folder")
     results["model_dir_is_a_file"] = call(tiny_flags(data, f"{work}/a_file"))
+    results["init_sha256_malformed"] = call(tiny_flags(
+        data, f"{work}/p", "--init=official:mobilenet_v2_1.0_224", "--init_sha256=00ff"))
     results["data_of_another_dataset"] = call(tiny_flags(data, f"{work}/l", "--dataset=camvid"))
     results["experiments"] = check_experiments()
     print("RESULTS " + json.dumps(results))

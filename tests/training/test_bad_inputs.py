@@ -48,6 +48,7 @@ def results(synthetic_data, tmp_path_factory):
     ("eval_scales_nan", ["--eval_scales=1.0,nan", "finite numbers > 0"]),
     ("crop_size_abc", ["--crop_size=abc", "HEIGHT,WIDTH"]),
     ("crop_size_below_stride", ["--crop_size=9,9", "output stride 16", "at least 17"]),
+    ("init_sha256_malformed", ["--init_sha256=00ff", "64 hexadecimal digits"]),
     ("model_dir_is_a_file", ["--model_dir=", "a_file", "existing file"]),
     ("data_of_another_dataset", ["holds synthetic", "not --dataset=camvid", "Bicyclist"]),
 ])

@@ -1,4 +1,5 @@
 """The download helper, pointed at local copies (file:// URLs), never the network."""
+import pathlib
 import shutil
 
 import pytest
@@ -37,8 +38,51 @@ def test_sha256_mismatch_is_an_error_and_leaves_nothing(tmp_path, mirror):
     cache = tmp_path / "cache"
     url = download.file_url(mirror / FLOAT_FILE)
     with pytest.raises(download.DownloadError, match="sha256 mismatch for file:.*expected 00ff"):
-        download.fetch(url, cache=cache, sha256="00ff", progress=False)
+        download.fetch(url, cache=cache, sha256="00ff" * 16, progress=False)
     assert list(cache.iterdir()) == []
+    with pytest.raises(download.DownloadError, match="'00ff' is not 64 hexadecimal digits"):
+        download.fetch(url, cache=cache, sha256="00ff", progress=False)
+
+
+def test_plain_http_is_refused_and_no_http_address_is_in_the_package(tmp_path):
+    with pytest.raises(download.DownloadError, match="refusing http://example.org/x.tflite: "
+                                                     "only https://"):
+        download.fetch("http://example.org/x.tflite", cache=tmp_path, progress=False)
+    with pytest.raises(download.DownloadError, match="refusing http://mirror/"):
+        download.fetch("deeplabv3_257_mv_gpu", cache=tmp_path, base_url="http://mirror",
+                       progress=False)
+    package = pathlib.Path(download.__file__).parents[1]
+    offenders = [str(p) for p in package.rglob("*.py") if "http://" in p.read_text()]
+    assert offenders == []
+
+
+def test_first_download_digest_is_recorded_and_checked_on_every_use(tmp_path, mirror):
+    cache = tmp_path / "cache"
+    url = download.file_url(mirror / FLOAT_FILE)
+    (cache / f".{FLOAT_FILE}.part999").parent.mkdir(parents=True)
+    (cache / f".{FLOAT_FILE}.part999").write_bytes(b"half a download of a killed run")
+    path = download.fetch(url, cache=cache, progress=False)
+    assert sorted(p.name for p in cache.iterdir()) == [FLOAT_FILE, FLOAT_FILE + ".sha256"]
+    digest = download.sha256_of(path)
+    assert (cache / (FLOAT_FILE + ".sha256")).read_text().split()[0] == digest
+    assert download.fetch(url, cache=cache, progress=False) == path   # verified, no download
+    with open(path, "r+b") as f:   # the cached file changes behind our back
+        f.seek(1000)
+        f.write(b"\x00\x01\x02")
+    with pytest.raises(download.DownloadError, match=f"cached file .*{FLOAT_FILE} has sha256 .*"
+                                                     "recorded at its first download"):
+        download.fetch(url, cache=cache, progress=False)
+    with pytest.raises(download.DownloadError, match="not the pinned sha256 " + digest):
+        download.fetch(url, cache=cache, sha256=digest, progress=False)
+
+
+def test_a_file_put_in_the_cache_by_hand_is_recorded_on_first_use(tmp_path, mirror):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copy(mirror / FLOAT_FILE, cache / "by_hand.tflite")
+    url = "https://example.org/by_hand.tflite"   # never fetched: the cached copy is used
+    assert download.fetch(url, cache=cache, progress=False) == cache / "by_hand.tflite"
+    assert (cache / "by_hand.tflite.sha256").is_file()
 
 
 def test_unreachable_address_and_unknown_name(tmp_path):
