@@ -66,8 +66,8 @@ def load_model(*, model_path=None, checkpoint=None, model_config=None):
         raise FileNotFoundError(f"--checkpoint={checkpoint}: no TF checkpoint found there")
     # read (not restore): no save_counter; every model weight must come from the checkpoint
     # (the optimizer and step in a training checkpoint are ignored).
-    tf.train.Checkpoint(model=model).read(prefix).expect_partial() \
-        .assert_existing_objects_matched()
+    from deeplab_tf.training.checkpoints import read_model_weights
+    read_model_weights(model, prefix)
     return model
 
 

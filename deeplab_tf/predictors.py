@@ -229,6 +229,5 @@ def load_checkpoint(path, output_stride=None):
         signature["preset"], num_classes=signature["num_classes"],
         output_stride=output_stride or signature["output_stride"],
         **dict(tuple(kv) for kv in signature["overrides"]))
-    status = tf.train.Checkpoint(model=model).restore(prefix).expect_partial()
-    status.assert_existing_objects_matched()   # every model weight found in the checkpoint
+    checkpoints.read_model_weights(model, prefix)   # every model weight from the checkpoint
     return model, prefix

@@ -278,7 +278,7 @@ def main(argv):
         logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         _fail(f"unexpected positional arguments {argv[1:]}; flags look like --name=value")
-    from deeplab_tf.training.checkpoints import ArchitectureMismatch
+    from deeplab_tf.training.checkpoints import ArchitectureMismatch, CorruptCheckpoint
     from deeplab_tf.training.loop import TrainingDiverged
     try:
         configs = from_flags(FLAGS)
@@ -286,7 +286,7 @@ def main(argv):
         _fail(str(error))
     try:
         outputs = run(configs)
-    except (UsageError, ArchitectureMismatch) as error:
+    except (UsageError, ArchitectureMismatch, CorruptCheckpoint) as error:
         _fail(str(error))
     except TrainingDiverged as error:
         print(f"train: error: {error}", file=sys.stderr)

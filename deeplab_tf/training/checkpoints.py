@@ -75,6 +75,75 @@ def make_checkpoint(model, optimizer, step, iterator=None):
     return tf.train.Checkpoint(**items)
 
 
+class CorruptCheckpoint(ValueError):
+    """No checkpoint of a run can be read (each is named with its error)."""
+
+
+def remove_stale_files(folder):
+    """Staging files of an earlier save that was killed: TF writes a sharded checkpoint into
+    PREFIX_temp/ and the `checkpoint` state file through checkpoint.tmpXXXX, then renames; a
+    kill in between leaves them forever. Returns the names removed."""
+    import shutil
+    removed = []
+    if not tf.io.gfile.isdir(folder):
+        return removed
+    for name in tf.io.gfile.listdir(folder):
+        name = name.rstrip("/")
+        path = os.path.join(folder, name)
+        if name.startswith("ckpt-") and "_temp" in name:
+            if tf.io.gfile.isdir(path):
+                shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else \
+                    tf.io.gfile.rmtree(path)
+            else:
+                tf.io.gfile.remove(path)
+            removed.append(name)
+        elif name.startswith("checkpoint.tmp"):
+            tf.io.gfile.remove(path)
+            removed.append(name)
+    return removed
+
+
+def restore_latest_intact(checkpoint, manager, log=print):
+    """Restores the newest checkpoint of `manager` that reads completely; returns its prefix
+    (None when there is none). A truncated or corrupt newer one is named in a warning and the
+    previous one is used; CorruptCheckpoint when none can be read. Restoring an older one
+    after a failed attempt assigns every variable again, so nothing of the corrupt one stays.
+    """
+    failures = []
+    for prefix in reversed(manager.checkpoints):
+        try:
+            checkpoint.restore(prefix).assert_existing_objects_matched()
+        except Exception as error:   # OpError, IndexError ("Read less bytes"), ValueError
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else \
+                type(error).__name__
+            failures.append(f"{prefix} ({reason[:200]})")
+            log(f"warning: checkpoint {prefix} is unreadable ({reason[:200]}); trying the "
+                "previous one")
+            continue
+        if failures:
+            log(f"warning: resumed from {prefix}, the newest intact checkpoint")
+        return prefix
+    if failures:
+        raise CorruptCheckpoint(
+            f"no checkpoint in {manager.directory} can be read: {'; '.join(failures)}. Delete "
+            "them to start again, or use another --model_dir")
+    return None
+
+
+def read_model_weights(model, prefix):
+    """Reads every weight of `model` from checkpoint `prefix` (its optimizer and step are
+    ignored); CorruptCheckpoint naming the checkpoint when it cannot be read."""
+    try:
+        tf.train.Checkpoint(model=model).read(prefix).expect_partial() \
+            .assert_existing_objects_matched()
+    except Exception as error:   # OpError, IndexError ("Read less bytes"), AssertionError
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else \
+            type(error).__name__
+        raise CorruptCheckpoint(f"checkpoint {prefix} cannot be read ({reason[:200]})") \
+            from None
+    return prefix
+
+
 def transfer_weights(source, target, *, skip_layers=()):
     """Copies weights layer by layer (same Keras layer name and weight shapes).
 

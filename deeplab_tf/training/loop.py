@@ -84,10 +84,13 @@ def train(model, *, config, strategy, num_classes, make_train_dataset, global_ba
         optimizer.build(model.trainable_variables)
     iterator = iter(make_train_dataset(input_context(strategy)))
     checkpoint = ckpt_lib.make_checkpoint(model, optimizer, optimizer.iterations, iterator)
+    removed = ckpt_lib.remove_stale_files(save_dir)
+    if removed:
+        log(f"removed staging files of an interrupted save: {', '.join(removed)}")
     manager = tf.train.CheckpointManager(checkpoint, save_dir, max_to_keep=config.keep_checkpoints)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        log(f"resumed from {manager.latest_checkpoint} at step {_step_of(optimizer)}")
+    restored = ckpt_lib.restore_latest_intact(checkpoint, manager, log)
+    if restored:
+        log(f"resumed from {restored} at step {_step_of(optimizer)}")
     elif signature is not None and chief:
         ckpt_lib.write_signature(config.model_dir, signature)
     best = (ckpt_lib.BestCheckpoint(config.model_dir, model, signature)

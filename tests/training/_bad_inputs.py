@@ -42,6 +42,17 @@ def main(data, work):
     results["unknown_flag_in_flagfile"] = call([f"--flagfile={flagfile}"])
     # A finished tiny run, then the same model_dir with another architecture.
     results["good_run"] = call(tiny_flags(data, f"{work}/run", "--train_steps=2"))
+    # That run, copied, with its only checkpoint truncated (and a killed save's staging folder).
+    import glob
+    import shutil
+    shutil.copytree(f"{work}/run", f"{work}/run_truncated")
+    for data_file in glob.glob(f"{work}/run_truncated/ckpt-*.data-*"):
+        with open(data_file, "r+b") as f:
+            f.truncate(os.path.getsize(data_file) // 2)
+    os.makedirs(f"{work}/run_truncated/ckpt-3_temp")
+    results["truncated_checkpoint"] = call(tiny_flags(data, f"{work}/run_truncated",
+                                                      "--train_steps=4"))
+    results["truncated_checkpoint"].append(os.path.exists(f"{work}/run_truncated/ckpt-3_temp"))
     results["other_architecture_resume"] = call(tiny_flags(
         data, f"{work}/run", "--model_overrides=width_multiplier=0.125,aspp_depth=16"))
     results["other_architecture_init"] = call(

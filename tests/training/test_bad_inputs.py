@@ -48,12 +48,13 @@ def results(synthetic_data, tmp_path_factory):
     ("eval_scales_nan", ["--eval_scales=1.0,nan", "finite numbers > 0"]),
     ("crop_size_abc", ["--crop_size=abc", "HEIGHT,WIDTH"]),
     ("crop_size_below_stride", ["--crop_size=9,9", "output stride 16", "at least 17"]),
+    ("truncated_checkpoint", ["no checkpoint in", "run_truncated", "ckpt-2", "can be read"]),
     ("init_sha256_malformed", ["--init_sha256=00ff", "64 hexadecimal digits"]),
     ("model_dir_is_a_file", ["--model_dir=", "a_file", "existing file"]),
     ("data_of_another_dataset", ["holds synthetic", "not --dataset=camvid", "Bicyclist"]),
 ])
 def test_bad_input_gives_clear_error(results, case, words):
-    code, message, _ = results[case]
+    code, message = results[case][:2]
     assert code == 2, (case, code, message)
     assert message.startswith("train: error: "), message
     for word in words:
@@ -77,3 +78,7 @@ def test_init_from_a_checkpoint_with_other_classes_skips_the_logits(results):
     code, message, out = results["init_other_classes"]
     assert code == 0, message
     assert "not initialised: ['logits.semantic']" in out, out[-2000:]
+
+
+def test_a_killed_saves_staging_folder_is_removed_on_resume(results):
+    assert results["truncated_checkpoint"][3] is False
