@@ -23,6 +23,7 @@ Model kinds (evaluate, predict, export's parity checks and the benchmark all com
 """
 import dataclasses
 import os
+import zipfile
 from typing import Optional, Tuple
 
 import numpy as np
@@ -108,7 +109,15 @@ def _load_keras(path, output_stride, preset):
         import deeplab_tf.models  # noqa: F401  (registers every custom layer, when present)
     except ImportError:
         pass
-    model = keras.models.load_model(path, compile=False)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a .keras file (a .keras file is a zip archive; this "
+                         "one is not, or is truncated)")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as error:   # a damaged archive: BadZipFile, KeyError, OSError, ValueError
+        raise ValueError(f"{path} is not a readable .keras file ({type(error).__name__}: "
+                         f"{str(error).strip().splitlines()[0] if str(error).strip() else ''})"
+                         ) from None
     if output_stride is not None:
         model = rebuild_at_output_stride(model, output_stride, preset)
     return predictor_from_keras(model, path)
@@ -165,8 +174,11 @@ def _load_saved_model(path, signature):
 
 def _load_tflite(path, input_range, num_threads):
     from ai_edge_litert.interpreter import Interpreter
-    interp = Interpreter(model_path=path, num_threads=num_threads or os.cpu_count())
-    interp.allocate_tensors()
+    try:
+        interp = Interpreter(model_path=path, num_threads=num_threads or os.cpu_count())
+        interp.allocate_tensors()
+    except (ValueError, RuntimeError) as error:   # LiteRT verifies the flatbuffer first
+        raise ValueError(f"{path} is not a readable .tflite file ({error})") from None
     inp, = interp.get_input_details()
     outs = interp.get_output_details()
     if len(inp["shape"]) != 4 or inp["shape"][0] != 1 or inp["shape"][3] != 3:

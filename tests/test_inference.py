@@ -156,6 +156,23 @@ def test_bad_model_paths(tmp_path):
         inference.load_predictor(tmp_path / "weights.bin")
 
 
+def test_damaged_model_files_are_named(tmp_path, keras_file):
+    text = tmp_path / "notes.keras"
+    text.write_text("a text file with the wrong name")
+    with pytest.raises(ValueError, match=r"notes\.keras is not a \.keras file"):
+        inference.load_predictor(text)
+    cut = tmp_path / "cut.keras"
+    data = open(keras_file, "rb").read()
+    cut.write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match=r"cut\.keras is not a"):
+        inference.load_predictor(cut)
+    lite = tmp_path / "cut.tflite"
+    lite.write_bytes(open(shared_path("official", "deeplabv3_257_mv_gpu.tflite"), "rb")
+                     .read()[:5000])
+    with pytest.raises(ValueError, match=r"cut\.tflite is not a readable \.tflite file"):
+        inference.load_predictor(lite)
+
+
 def test_official_float_tflite_reproduces_googles_golden_mask():
     folder = shared_path("official")
     pred = inference.load_predictor(folder / "deeplabv3_257_mv_gpu.tflite")

@@ -33,6 +33,7 @@ def _build_servable(model, class_names, max_pixels, class_names_path):
         images = tf.ensure_shape(images, [None, None, None, 3], name=f"{input_name}_shape_check")
         shape = tf.shape(images, out_type=tf.int64)
         checks = [
+            tf.debugging.assert_positive(shape[0], message=f"{input_name}: the batch is empty"),
             tf.debugging.assert_positive(
                 shape[1] * shape[2], message=f"{input_name}: the image has no pixels"),
             tf.debugging.Assert(
@@ -62,11 +63,34 @@ def _build_servable(model, class_names, max_pixels, class_names_path):
                                                 name="image_bytes_jpeg_header")
             return shape[0] * shape[1]
 
+        def little_endian(offset, length):
+            raw = tf.cast(tf.io.decode_raw(tf.strings.substr(data, offset, length), tf.uint8),
+                          tf.int64)
+            return tf.reduce_sum(raw * (256 ** tf.range(length, dtype=tf.int64)))
+
+        def gif():  # logical screen: width and height as little-endian uint16 at bytes 6..9
+            return little_endian(6, 2) * little_endian(8, 2)
+
+        def bmp():  # BITMAPINFOHEADER: int32 width at 18, height at 22 (negative: top-down)
+            height = little_endian(22, 4)
+            height = tf.where(height >= 2**31, 2**32 - height, height)
+            return little_endian(18, 4) * height
+
+        length = tf.strings.length(data)
         is_png = tf.logical_and(tf.equal(tf.strings.substr(data, 0, 8), _MAGIC["PNG"]),
-                                tf.strings.length(data) >= 24)
+                                length >= 24)
         is_jpeg = tf.equal(tf.strings.substr(data, 0, 3), _MAGIC["JPEG"])
-        return tf.case([(is_png, png), (is_jpeg, jpeg)],
+        is_gif = tf.logical_and(tf.equal(tf.strings.substr(data, 0, 4), _MAGIC["GIF"]),
+                                length >= 10)
+        is_bmp = tf.logical_and(tf.equal(tf.strings.substr(data, 0, 2), _MAGIC["BMP"]),
+                                length >= 26)
+        return tf.case([(is_png, png), (is_jpeg, jpeg), (is_gif, gif), (is_bmp, bmp)],
                        default=lambda: tf.constant(0, tf.int64))
+
+    def leading_bytes(data):
+        """The first 8 bytes as numbers: a message must not carry raw (non-UTF-8) bytes."""
+        raw = tf.io.decode_raw(tf.strings.substr(data, 0, 8), tf.uint8)
+        return tf.strings.reduce_join(tf.strings.as_string(raw), separator=" ")
 
     def decode(args):
         data, index = args
@@ -74,7 +98,7 @@ def _build_servable(model, class_names, max_pixels, class_names_path):
             tf.equal(tf.strings.substr(data, 0, len(magic)), magic) for magic in _MAGIC.values()]))
         check = tf.debugging.Assert(known, [
             "image_bytes: element", index, "is not an encoded JPEG, PNG, BMP or GIF image; "
-            "its first bytes are", tf.strings.substr(data, 0, 8)])
+            "its first bytes are", leading_bytes(data)])
         with tf.control_dependencies([check]):
             # Refuse oversized JPEG/PNG before decoding them (a small file can hold a huge
             # image); other formats are checked after decoding, in predict().

@@ -149,6 +149,16 @@ def read_tflite(path):
         data = f.read()
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise OfficialWeightsError(f"{path} is not a TFLite flatbuffer (no 'TFL3' identifier)")
+    try:
+        return _read(path, data)
+    except OfficialWeightsError:
+        raise
+    except Exception as error:   # a truncated or damaged flatbuffer: struct.error, IndexError...
+        raise OfficialWeightsError(f"{path} is a truncated or corrupt TFLite file "
+                                   f"({type(error).__name__}: {error})") from None
+
+
+def _read(path, data):
     model = tflite.Model.GetRootAsModel(data, 0)
     graph = _Graph(path, data, model, model.Subgraphs(0))
     g = graph.graph

@@ -58,6 +58,10 @@ def test_class_names_are_an_asset(saved_model_dir, loaded):
 @pytest.mark.parametrize("data, expected", [
     (b"this is not an image", "image_bytes: element"),
     (b"", "image_bytes: element"),
+    (b"\xff\xfe\x80\x81\xc3\x28 not UTF-8",   # bytes, not text, in the message
+     "not an encoded .* first bytes are\\] \\[255 254 128"),
+    (b"GIF89a\xff\xff\xff\xff\x00\x00", "over the pixel limit"),   # a 65535x65535 screen
+    (b"BM" + bytes(16) + b"\x00\x00\x01\x00" * 2 + bytes(8), "over the pixel limit"),
     (None, "image_bytes_decode"),  # a PNG cut short: the decoder's error names the input
 ])
 def test_corrupt_bytes_raise_invalid_argument_naming_the_input(loaded, data, expected):
@@ -123,6 +127,13 @@ def test_wrong_dtype_is_a_clear_error(loaded):
 def test_empty_image_is_refused(loaded):
     with pytest.raises(tf.errors.InvalidArgumentError, match="images: the image has no pixels"):
         loaded.signatures[export.SERVING_KEY](images=tf.zeros((1, 0, 33, 3), tf.uint8))
+
+
+def test_empty_batch_is_refused(loaded):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images: the batch is empty"):
+        loaded.signatures[export.SERVING_KEY](images=tf.zeros((0, 33, 33, 3), tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image_bytes: the batch is empty"):
+        loaded.signatures[export.BYTES_KEY](image_bytes=tf.constant([], tf.string))
 
 
 def test_saved_model_cli_show_lists_both_signatures(saved_model_dir):

@@ -105,6 +105,15 @@ def test_not_a_tflite_file(tmp_path):
         tflite_reader.read_tflite(empty)
 
 
+@pytest.mark.parametrize("fraction", [0.02, 0.3, 0.9])
+def test_truncated_file_is_named(tmp_path, fraction):
+    data = open(official(FLOAT_FILE), "rb").read()
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(data[:int(len(data) * fraction)])
+    with pytest.raises(OfficialWeightsError, match="cut.tflite is a truncated or corrupt TFLite"):
+        tflite_reader.read_tflite(cut)
+
+
 def test_unnamed_weights_are_a_clear_error(tmp_path):
     edited = tflite_edit.rename_tensors(tflite_edit.load(official(FLOAT_FILE)), b"weights",
                                         b"kernel")
