@@ -108,10 +108,16 @@ def _overrides():
 
 def main(argv):
     del argv
+    import tensorflow as tf
     try:
         run()
     except (ValueError, FileNotFoundError, OSError) as error:
         sys.exit(f"evaluate: error: {error}")
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+        from deeplab_tf.data import records
+        if not records.is_read_error(error) or not FLAGS.data_dir:
+            raise
+        sys.exit(f"evaluate: error: {records.describe_read_error(FLAGS.data_dir, error)}")
 
 
 def run():

@@ -284,10 +284,16 @@ def main(argv):
         configs = from_flags(FLAGS)
     except (ValueError, TypeError) as error:
         _fail(str(error))
+    import tensorflow as tf
     try:
         outputs = run(configs)
     except (UsageError, ArchitectureMismatch, CorruptCheckpoint) as error:
         _fail(str(error))
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+        from deeplab_tf.data import records
+        if not records.is_read_error(error) or configs["data"].source != "tfrecord":
+            raise
+        _fail(records.describe_read_error(configs["data"].data_dir, error))
     except TrainingDiverged as error:
         print(f"train: error: {error}", file=sys.stderr)
         sys.exit(EXIT_DIVERGED)

@@ -78,3 +78,37 @@ def split_files(folder, split):
         raise FileNotFoundError(f"shard(s) {missing} of split {split!r} listed in "
                                 f"{os.path.join(folder, INFO_FILE)} are missing")
     return files
+
+
+def first_unreadable_shard(folder):
+    """(shard, reason) of the first shard of a prepared folder that does not read to its end
+    (a CRC mismatch or a truncation), or None. Run only after a read failed, to name it."""
+    names = sorted(n for n in os.listdir(folder) if n.endswith(".tfrecord"))
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            for _ in tf.data.TFRecordDataset(path):
+                pass
+        except tf.errors.OpError as error:
+            return path, error.message.strip().splitlines()[-1].split("[Op:")[0].strip()
+    return None
+
+
+def is_read_error(error):
+    """True for the errors of reading or decoding records (not of the model's own ops)."""
+    if isinstance(error, tf.errors.DataLossError):
+        return True
+    text = error.message.lower()
+    return any(word in text for word in ("decode", "jpeg", "png", "parseexample",
+                                         "parse_example", "feature", "image data"))
+
+
+def describe_read_error(folder, error):
+    """One line for a DataLossError / InvalidArgumentError met while reading `folder`."""
+    found = first_unreadable_shard(folder) if folder and os.path.isdir(folder) else None
+    if found:
+        return (f"TFRecord shard {found[0]} is damaged ({found[1]}); prepare the dataset "
+                "again (python -m deeplab_tf.data.prepare)")
+    reason = error.message.strip().splitlines()[-1].split("[Op:")[0].strip()
+    return (f"a record in {folder} cannot be decoded ({type(error).__name__}: {reason}); "
+            "prepare the dataset again (python -m deeplab_tf.data.prepare)")

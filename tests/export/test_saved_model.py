@@ -183,3 +183,29 @@ def test_runs_through_inference(model, saved_model_dir):
     reference = inference.predictor_from_keras(model)
     expected, = inference.predict_probabilities(reference, [image])
     assert np.abs(probs - expected).max() < 1e-4
+
+
+@pytest.mark.parametrize("encode", ["png", "jpeg"])
+def test_damaged_image_bytes_get_invalid_argument_or_a_result(loaded, encode):
+    """Seeded fuzzing (tests/test_fuzz.py): truncations and byte flips of a real encoded
+    image sent to serving_bytes are decoded or refused with InvalidArgument naming the input,
+    never another error."""
+    data = getattr(tf.io, f"encode_{encode}")(random_images((33, 33, 3))).numpy()
+    rng = np.random.default_rng(20261201)
+    outcomes = []
+    for i in range(10):
+        if i % 2 == 0:
+            variant = data[:int(rng.integers(0, len(data)))]
+        else:
+            variant = bytearray(data)
+            for position in rng.integers(0, len(data), 8):
+                variant[position] ^= int(rng.integers(1, 256))
+            variant = bytes(variant)
+        try:
+            out = loaded.signatures[export.BYTES_KEY](image_bytes=tf.constant([variant]))
+            assert out["labels"].shape[0] == 1
+            outcomes.append("decoded")
+        except tf.errors.InvalidArgumentError as error:
+            assert "image_bytes" in error.message, error.message
+            outcomes.append("refused")
+    assert "refused" in outcomes

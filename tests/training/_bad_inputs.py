@@ -94,6 +94,13 @@ def main(data, work):
     results["model_dir_is_a_file"] = call(tiny_flags(data, f"{work}/a_file"))
     results["init_sha256_malformed"] = call(tiny_flags(
         data, f"{work}/p", "--init=official:mobilenet_v2_1.0_224", "--init_sha256=00ff"))
+    # The prepared data with one shard cut short: the shard is named, not the reader's op.
+    damaged_data = f"{work}/damaged_data"
+    shutil.copytree(data, damaged_data)
+    shard = sorted(glob.glob(f"{damaged_data}/train-*.tfrecord"))[0]
+    with open(shard, "r+b") as f:
+        f.truncate(os.path.getsize(shard) // 2)
+    results["damaged_shard"] = call(tiny_flags(damaged_data, f"{work}/q"))
     results["data_of_another_dataset"] = call(tiny_flags(data, f"{work}/l", "--dataset=camvid"))
     results["experiments"] = check_experiments()
     print("RESULTS " + json.dumps(results))

@@ -49,6 +49,8 @@ def results(synthetic_data, tmp_path_factory):
     ("crop_size_abc", ["--crop_size=abc", "HEIGHT,WIDTH"]),
     ("crop_size_below_stride", ["--crop_size=9,9", "output stride 16", "at least 17"]),
     ("truncated_checkpoint", ["no checkpoint in", "run_truncated", "ckpt-2", "can be read"]),
+    ("damaged_shard", ["TFRecord shard", "damaged_data/train-", "is damaged", "truncated record",
+                       "prepare the dataset again"]),
     ("init_sha256_malformed", ["--init_sha256=00ff", "64 hexadecimal digits"]),
     ("model_dir_is_a_file", ["--model_dir=", "a_file", "existing file"]),
     ("data_of_another_dataset", ["holds synthetic", "not --dataset=camvid", "Bicyclist"]),
