@@ -134,6 +134,12 @@ def run():
         FLAGS.output_dir = os.path.join(run_dir, f"evaluate_{FLAGS.eval_split}")
     if not FLAGS.data_folder and not FLAGS.data_dir:
         _fail("pass --data_folder=RAW_FOLDER (official layout) or --data_dir=TFRECORDS")
+    for name, low in (("eval_batch_size", 1), ("max_images", 0), ("num_panels", 0),
+                      ("crf_processes", 0)):
+        if FLAGS[name].value < low:
+            _fail(f"--{name}={FLAGS[name].value} must be >= {low}")
+    if os.path.exists(FLAGS.output_dir) and not os.path.isdir(FLAGS.output_dir):
+        _fail(f"--output_dir={FLAGS.output_dir} is an existing file; expected a folder")
     info = get_dataset(FLAGS.dataset)
     from deeplab_tf.flags import parse_floats, parse_size
     scales = parse_floats(FLAGS.eval_scales, "eval_scales")

@@ -175,6 +175,8 @@ def _validate(f):
         raise FileNotFoundError(f"--model={f.model} is not a .keras file")
     if f.max_pixels <= 0:
         raise ValueError(f"--max_pixels={f.max_pixels} must be positive")
+    if f.num_calibration_images < 1:
+        raise ValueError(f"--num_calibration_images={f.num_calibration_images} must be >= 1")
     if f.class_names_file and not os.path.isfile(f.class_names_file):
         raise FileNotFoundError(f"--class_names_file={f.class_names_file} does not exist")
     try:

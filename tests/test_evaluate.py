@@ -92,6 +92,31 @@ def test_cli_missing_ground_truth_is_a_clear_error(tmp_path):
     assert "SegmentationClass/img2.png" in out.stderr.splitlines()[-1]
 
 
+def test_cli_split_id_that_is_a_path_is_refused_and_nothing_written_outside(tmp_path):
+    folder = make_voc_folder(tmp_path / "voc")
+    split = folder / "VOCdevkit/VOC2012/ImageSets/Segmentation/val.txt"
+    split.write_text(split.read_text() + "../../../../../evil\n")
+    model = tmp_path / "tiny.keras"
+    tiny_model(num_classes=21).save(model)
+    out = _cli(f"--model={model}", "--dataset=voc2012", f"--data_folder={folder}",
+               f"--output_dir={tmp_path / 'out' / 'eval'}")
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("evaluate: error: ") and "val.txt:4: example id " in last, out.stderr
+    assert "'../../../../../evil' is refused" in last
+    assert not list(tmp_path.rglob("evil*"))
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+
+
+def test_truncated_image_in_a_raw_folder_is_named(tmp_path):
+    from deeplab_tf.evaluation import folder_examples
+    folder = make_voc_folder(tmp_path / "voc")
+    jpeg = folder / "VOCdevkit/VOC2012/JPEGImages/img1.jpg"
+    jpeg.write_bytes(jpeg.read_bytes()[:300])
+    with pytest.raises(ValueError, match=r"image .*img1\.jpg is not readable"):
+        list(folder_examples(str(folder), "voc2012", "val"))
+
+
 @pytest.mark.slow
 def test_checkpoint_and_other_output_stride(tmp_path):
     import tensorflow as tf
