@@ -11,12 +11,15 @@ def atomic_output(output, overwrite=False):
     """Yields a staging path beside `output`; renames it to `output` only if the block succeeds.
 
     The staging folder (".NAME.tmp-XXXX" in the output's parent, same filesystem so the rename
-    is atomic) is removed whatever happens; an existing output is replaced only with overwrite.
+    is atomic) is removed whatever happens, and those of earlier killed exports to the same
+    output are removed first; an existing output is replaced only with overwrite.
     """
     output = pathlib.Path(output).absolute()
     if output.exists() and not overwrite:
         raise FileExistsError(f"--output={output} already exists (pass --overwrite to replace it)")
     output.parent.mkdir(parents=True, exist_ok=True)
+    for stale in output.parent.glob(f".{output.name}.tmp-*"):   # left by a killed export
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
     try:
         staged = tmp / output.name

@@ -205,6 +205,14 @@ def test_interrupted_tflite_export_leaves_nothing(model, tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())  # neither the output nor a temporary file
 
 
+def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(model, tmp_path):
+    stale = tmp_path / ".model.tflite.tmp-abc123"   # what a kill -9 during conversion leaves
+    stale.mkdir()
+    (stale / "model.tflite").write_bytes(b"half")
+    export.export_tflite(model, tmp_path / "model.tflite", input_size=SIZE)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.tflite"]
+
+
 def test_interrupted_export_keeps_the_previous_file(model, tmp_path, monkeypatch):
     path = tmp_path / "model.tflite"
     export.export_tflite(model, path, input_size=SIZE)
