@@ -74,6 +74,11 @@ def _splits(path, spec):
         if not isinstance(list_file, str) or not list_file:
             raise DescriptorError(f"{path}: splits.{split} has {json.dumps(list_file)}; "
                                   "expected the path of a list file")
+        parts = list_file.replace("\\", "/").split("/")
+        if list_file.startswith(("/", "\\")) or ".." in parts or ":" in list_file or \
+                "\x00" in list_file:
+            raise DescriptorError(f"{path}: splits.{split} is {list_file!r}; list files must be "
+                                  "relative paths inside the descriptor's folder")
     train = spec.get("train_splits", [s for s in ("train", "trainval") if s in splits])
     if not isinstance(train, list) or any(s not in splits for s in train):
         raise DescriptorError(f"{path}: train_splits has {json.dumps(train)}; expected a list "

@@ -110,6 +110,9 @@ def test_descriptor_errors(tmp_path):
     assert "ignore_color [128, 128, 128] is also the colour of class sky" in _error(
         tmp_path, ignore_color=PALETTE[0])
     assert "splits has" in _error(tmp_path, splits={})
+    for outside in ("../elsewhere/train.txt", "/etc/train.txt", "C:/train.txt"):
+        assert f"splits.train is {outside!r}; list files must be relative paths inside" in \
+            _error(tmp_path, splits={"train": outside})
     assert "class_names has" in _error(tmp_path, class_names="sky")
     (tmp_path / "raw" / "dataset.json").write_text("{not json")
     with pytest.raises(DescriptorError, match="not a JSON file"):
