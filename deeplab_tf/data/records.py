@@ -80,6 +80,13 @@ def split_files(folder, split):
     return files
 
 
+def _reason(error):
+    """The readable part of a tf.errors message (no {{function_node ...}}, no [Op:...])."""
+    import re
+    text = error.message.strip().splitlines()[-1] if error.message.strip() else ""
+    return re.sub(r"\{\{[^}]*\}\}\s*", "", text).split("[Op:")[0].strip()
+
+
 def first_unreadable_shard(folder):
     """(shard, reason) of the first shard of a prepared folder that does not read to its end
     (a CRC mismatch or a truncation), or None. Run only after a read failed, to name it."""
@@ -90,7 +97,7 @@ def first_unreadable_shard(folder):
             for _ in tf.data.TFRecordDataset(path):
                 pass
         except tf.errors.OpError as error:
-            return path, error.message.strip().splitlines()[-1].split("[Op:")[0].strip()
+            return path, _reason(error)
     return None
 
 
@@ -109,6 +116,6 @@ def describe_read_error(folder, error):
     if found:
         return (f"TFRecord shard {found[0]} is damaged ({found[1]}); prepare the dataset "
                 "again (python -m deeplab_tf.data.prepare)")
-    reason = error.message.strip().splitlines()[-1].split("[Op:")[0].strip()
+    reason = _reason(error)
     return (f"a record in {folder} cannot be decoded ({type(error).__name__}: {reason}); "
             "prepare the dataset again (python -m deeplab_tf.data.prepare)")
