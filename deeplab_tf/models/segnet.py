@@ -16,8 +16,8 @@ last conv of a stage narrowing to the channels of the stage above:
 
 Names follow the SegNet Caffe nets (conv5_3_D, upsample5; their conv5_3_D_bn is our
 conv5_3_D.BatchNorm). The logits are cropped back from the padded size to the input size.
-The convs before BatchNorm have no bias (the Caffe net has one; BatchNorm's offset makes it
-redundant: 7,936 fewer parameters at full width).
+Every conv has a bias, also before BatchNorm, as in the Caffe net (redundant with BatchNorm's
+offset, 7,936 parameters at full width; kept so VGG's biases load and the count is SegNet's).
 """
 from deeplab_tf.models.cropping import CropToReference
 from deeplab_tf.models.layers import AtrousConv2D, conv_bn, logits_initializer, scaled_channels
@@ -50,5 +50,6 @@ def decoder_head(endpoints, *, num_classes, bn, width_multiplier=1.0):
                 x = AtrousConv2D(num_classes, 3, padding="same",
                                  kernel_initializer=logits_initializer(), name=name)(x)
             else:
-                x = conv_bn(x, scaled_channels(width, width_multiplier), 3, name=name, bn=bn)
+                x = conv_bn(x, scaled_channels(width, width_multiplier), 3, name=name, bn=bn,
+                            use_bias=True)
     return CropToReference(name="crop")([x, endpoints["input"]]), [LOGITS]

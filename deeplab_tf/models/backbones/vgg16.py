@@ -16,7 +16,8 @@ Caffe VGG-16 convs, named after the slim vgg_16 scopes (vgg_16/conv1/conv1_1, vg
              window is whole; the SegNet decoder crops back to the input size.
 
 batch_norm=True puts BatchNorm (+ReLU) after every conv, as SegNet's encoder
-("vgg_16.convB.convB_I.BatchNorm"); the conv then has no bias.
+("vgg_16.convB.convB_I.BatchNorm"). The convs keep their biases, as in SegNet's Caffe net, so
+VGG's ImageNet biases load too.
 """
 import keras
 
@@ -60,8 +61,7 @@ def build_vgg16(x, *, output_stride, bn=None, width_multiplier=1.0, scope="vgg_1
             name = keras_name(scope, f"conv{stage}", f"conv{stage}_{i}")
             x = AtrousConv2D(
                 scaled_channels(channels, width_multiplier), 3, padding="same",
-                dilation_rate=rate, use_bias=not batch_norm,
-                activation=None if batch_norm else "relu", name=name)(x)
+                dilation_rate=rate, activation=None if batch_norm else "relu", name=name)(x)
             if batch_norm:
                 x = BatchNorm(momentum=bn["momentum"], epsilon=bn["epsilon"],
                               name=keras_name(name, "BatchNorm"))(x)
