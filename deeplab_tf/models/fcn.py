@@ -8,8 +8,8 @@ pool3 (score_pool4, score_pool3), summed (fuse_pool4, fuse_pool3); a final trans
 upsamples by 32, 16 or 8 (upscore, upscore16, upscore8). Layer names are those of the
 reference Caffe nets (voc-fcn{32,16,8}s). Per the paper: the transposed convs have no bias and
 start as bilinear interpolation; the 2x ones are learned and the final one is fixed (CVPR
-Sec. 4.2: "the final layer deconvolutional filters are fixed to bilinear interpolation");
-class scoring layers start at zero (CVPR Sec. 4.3).
+Sec. 4: "the final layer deconvolutional filters are fixed to bilinear interpolation");
+class scoring layers start at zero (CVPR Sec. 4).
 
 Skip scaling: the one-stage "at-once" FCN-8s (TPAMI Sec. 4.2; scale_pool4 / scale_pool3 in
 its net) multiplies pool4 by 0.01 and pool3 by 0.0001 before scoring them, so the fine skips
