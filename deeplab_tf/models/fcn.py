@@ -26,8 +26,9 @@ transposed conv with the bilinear kernel of FCN's surgery (centre f - 1/2 for ev
 maps output o exactly onto the half-pixel-centred bilinear position (o - (f - 1) / 2) / f of
 its input: every skip and the output line up with crop offset 0 on odd and even sizes alike.
 Each upsampling's bottom/right overhang (from ceil-mode pooling) is cropped to the finer map
-(CropToReference: upscore2c, upscore_pool4c), the last one to the input size ("score"). Unlike the Caffe net, fc6 sees zero padding
-at the borders of pool5 rather than features of a 100-pixel padded image.
+(CropToReference: upscore2c, upscore_pool4c), the last one to the input size ("score").
+Unlike the Caffe net, fc6 sees zero padding at the borders of pool5 rather than features of a
+100-pixel padded image.
 """
 import keras
 import numpy as np
