@@ -4,6 +4,10 @@
         --output_stride=16 --json
     python -m deeplab_tf.summary                # a table of every preset
 
+In the table of every preset, --output_stride applies to the presets that have it; the ones
+whose architecture fixes it (FCN, SegNet: 32; Dilation: 8) are counted at theirs (each row
+names its output stride).
+
 The model is built at [1, H, W, 3] and counted from its layers' static shapes (no forward
 pass). What is counted: see deeplab_tf/models/summary.py. With --json one object
 {"preset", "params", "multiply_adds", "crop_size", "output_stride", ...} (a list of them
@@ -47,9 +51,13 @@ def main(argv):
             raise ValueError(f"--preset={FLAGS.preset!r} is unknown; allowed: {sorted(PRESETS)}")
         names = [FLAGS.preset] if FLAGS.preset else sorted(PRESETS)
         import keras
+        from deeplab_tf.models.builder import model_info
         rows = []
         for name in names:
-            rows.append(summarize(name, crop_size=crop, output_stride=FLAGS.output_stride,
+            stride = FLAGS.output_stride
+            if not FLAGS.preset and stride not in model_info(name)["backbone"].output_strides:
+                stride = None   # FCN / SegNet / Dilation: the one stride they have (the row says)
+            rows.append(summarize(name, crop_size=crop, output_stride=stride,
                                   num_classes=FLAGS.num_classes))
             keras.backend.clear_session()  # frees the 513x513 graph before the next preset
     except ValueError as e:

@@ -6,7 +6,8 @@
 The model holds everything between pixels and logits: Preprocess (the backbone's official
 preprocessing), the backbone at the requested output stride, the generation's head, and a
 bilinear resize with align_corners=True of the logits to the input size (ResizeBilinear
-[logits, image]), as the official code does. Any H, W work (odd like 513 or even like 512);
+[logits, image]), as the official code does (the FCN and SegNet heads already end at the
+input size, where that resize is the identity). Any H, W work (odd like 513 or even like 512);
 sizes of the form OS*k+1 align features exactly with the official models. The final layer is
 float32 so logits stay float32 under a mixed-precision policy.
 
@@ -29,7 +30,8 @@ configuration as a dict, for the training, weights and evaluation code:
 """
 import keras
 
-from deeplab_tf.models import deeplab_v1, deeplab_v2, deeplab_v3, deeplab_v3_plus
+from deeplab_tf.models import (deeplab_v1, deeplab_v2, deeplab_v3, deeplab_v3_plus, dilation,
+                               fcn, segnet)
 from deeplab_tf.models.backbones import OUTPUT_STRIDES, get_backbone
 from deeplab_tf.models.layers import MEAN_PIXEL, Preprocess, ResizeBilinear
 from deeplab_tf.models.presets import PRESETS
@@ -86,7 +88,7 @@ def model_info(preset, num_classes=None, output_stride=None, **overrides):
 
 
 _HEAD_MODULES = {"v1": deeplab_v1, "v2": deeplab_v2, "v3": deeplab_v3, "v3_cascade": deeplab_v3,
-                 "v3+": deeplab_v3_plus}
+                 "v3+": deeplab_v3_plus, "fcn": fcn, "segnet": segnet, "dilation": dilation}
 
 
 def _head_module(config):
@@ -110,6 +112,21 @@ def _head(config, endpoints):
             dropout=config.get("dropout", 0.5))
     if g == "v3_cascade":
         return deeplab_v3.cascade_head(endpoints, num_classes=n)
+    # The baselines (issue 17): FCN and SegNet return logits at the input size already (the
+    # final resize is then the identity), the dilated front-end at stride 8.
+    if g == "fcn":
+        return fcn.fcn_head(endpoints, num_classes=n, skips=config["skips"],
+                            skip_scales=config["skip_scales"],
+                            fc_depth=_scaled(config["fc_depth"], wm), dropout=config["dropout"])
+    if g == "segnet":
+        return segnet.decoder_head(endpoints, num_classes=n, width_multiplier=wm,
+                                   bn=get_backbone(config["backbone"]).bn)
+    if g == "dilation":
+        return dilation.front_end_head(endpoints, num_classes=n,
+                                       atrous_rates=config["atrous_rates"],
+                                       fc_depth=_scaled(config["fc_depth"], wm),
+                                       dropout=config["dropout"],
+                                       context_module=config["context_module"])
     common = dict(num_classes=n, atrous_rates=config["atrous_rates"],
                   aspp_depth=config["aspp_depth"], image_pooling=config["image_pooling"],
                   aspp_separable=config["aspp_separable"], dropout=config["dropout"],

@@ -1,6 +1,7 @@
 """Model presets: one literal dict, one entry per reproduced configuration.
 
-Every entry names its generation ("v1", "v2", "v3", "v3+"), a backbone from
+Every entry names its generation ("v1", "v2", "v3", "v3+", or a baseline: "fcn", "segnet",
+"dilation"), a backbone from
 backbones.BACKBONES and every head setting explicitly; build_model(preset, **overrides) may
 override any key except "generation" and "paper". Atrous rates are given at the output stride
 "rates_output_stride" and scale with it (v3 paper, Sec. 4.1: "rates are doubled when
@@ -106,5 +107,43 @@ PRESETS = {
         "image_pooling": True, "aspp_separable": False, "dropout": 0.1, "low_level_depth": 48,
         "decoder_depth": 256, "decoder_separable": True, "width_multiplier": 1.0,
         "paper": "no paper row (MobileNetV2 + decoder)",
+    },
+    # --- Baselines DeepLab grew from (issue 17), on the same pipeline. Output strides are
+    # fixed by the architectures (their backbones allow only the one).
+    # FCN (Long et al. CVPR 2015; Shelhamer et al. TPAMI 2017): fc6 7x7x4096, fc7 4096, the
+    # at-once skip scales 0.01 (pool4) and 0.0001 (pool3); fcn.py.
+    "fcn32s_vgg16": {
+        "generation": "fcn", "backbone": "vgg16_fcn", "output_stride": 32, "num_classes": 21,
+        "skips": (), "skip_scales": (), "fc_depth": 4096, "dropout": 0.5,
+        "width_multiplier": 1.0,
+        "paper": "FCN-32s VGG-16: 59.4 mIoU VOC2011 val subset (CVPR 2015 Table 2)",
+    },
+    "fcn16s_vgg16": {
+        "generation": "fcn", "backbone": "vgg16_fcn", "output_stride": 32, "num_classes": 21,
+        "skips": ("pool4",), "skip_scales": (0.01,), "fc_depth": 4096, "dropout": 0.5,
+        "width_multiplier": 1.0,
+        "paper": "FCN-16s VGG-16: 62.4 mIoU VOC2011 val subset (CVPR 2015 Table 2)",
+    },
+    "fcn8s_vgg16": {
+        "generation": "fcn", "backbone": "vgg16_fcn", "output_stride": 32, "num_classes": 21,
+        "skips": ("pool4", "pool3"), "skip_scales": (0.01, 0.0001), "fc_depth": 4096,
+        "dropout": 0.5, "width_multiplier": 1.0,
+        "paper": "FCN-8s VGG-16: 62.7 VOC2011 test, 62.2 VOC2012 test mIoU (CVPR 2015 "
+                 "Table 3); 134M params (Table 1)",
+    },
+    # SegNet (Badrinarayanan et al. TPAMI 2017): VGG-16 encoder with BatchNorm, argmax
+    # poolings, mirrored decoder; segnet.py.
+    "segnet_vgg16": {
+        "generation": "segnet", "backbone": "vgg16_segnet", "output_stride": 32,
+        "num_classes": 21, "width_multiplier": 1.0,
+        "paper": "SegNet: 60.1 CamVid test mIoU (11 classes); 29.46M params (TPAMI Table 6)",
+    },
+    # Dilation (Yu & Koltun ICLR 2016): the dilated VGG-16 front-end (fc6 7x7x4096 dilated 4
+    # at OS8), plus the basic context module with context_module=True; dilation.py.
+    "dilation8_vgg16": {
+        "generation": "dilation", "backbone": "vgg16_dilated", "output_stride": 8,
+        "num_classes": 21, "atrous_rates": (4,), "rates_output_stride": 8, "fc_depth": 4096,
+        "dropout": 0.5, "context_module": False, "width_multiplier": 1.0,
+        "paper": "Dilation8 (front-end + context): 65.3 CamVid test mIoU (ICLR 2016 Table 5)",
     },
 }

@@ -2,7 +2,9 @@
 
 Counted (one multiply plus one add = 1 multiply-add), per output element:
   Conv2D (incl. dilated): kh * kw * Cin / groups;  DepthwiseConv2D: kh * kw (per channel);
-  SeparableConv2D: its depthwise and pointwise parts;  Dense: Cin.
+  SeparableConv2D: its depthwise and pointwise parts;  Dense: Cin;
+  Conv2DTranspose (FCN's upsampling): kh * kw * Cout per input element (each input element
+      is spread over a kh x kw window of every output channel).
 Not counted: biases, BatchNorm, activations, additions, pooling, resizes, concatenation and
 preprocessing (all O(activations), under 1% of these networks).
 
@@ -53,6 +55,10 @@ def layer_multiply_adds(layer, space_to_batch=True):
         dense = math.prod(int(d) for d in layer.output.shape[1:-1])
         return (_positions(layer, space_to_batch) * cin * kh * kw
                 + dense * cin * int(layer.output.shape[-1]))
+    if isinstance(layer, keras.layers.Conv2DTranspose):
+        kh, kw = layer.kernel_size
+        inputs = math.prod(int(d) for d in layer.input.shape[1:])
+        return inputs * kh * kw * int(layer.output.shape[-1])
     if isinstance(layer, keras.layers.Conv2D):
         kh, kw = layer.kernel_size
         cin = int(layer.input.shape[-1]) // layer.groups

@@ -124,7 +124,9 @@ def _initialize(model, spec, kind, path, *, info, model_config, initialize_last_
     skip = () if initialize_last_layer else tuple(info["logits_layers"])
     if kind == "imagenet":
         from deeplab_tf.weights.imagenet import load_imagenet_weights
-        return load_imagenet_weights(model, info["backbone"].name, path or None, log=log)
+        backbone = info["backbone"]
+        return load_imagenet_weights(model, backbone.imagenet_family or backbone.name,
+                                     path or None, log=log)
     kwargs = dict(output_stride=info["output_stride"], **model_config.build_kwargs())
     if kind == "official":
         from deeplab_tf.weights import official

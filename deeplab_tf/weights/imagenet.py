@@ -10,7 +10,12 @@ pass --init=imagenet:PATH, or let Keras' cache hold the file). Supported:
                DeepLab-LargeFOV are made by decimating VGG's fc6/fc7 as DeepLab v1 did
                (arXiv 1412.7062, Sec. 4.1 / 3.1: fc6 7x7x512x4096 -> 3x3 taking every 3rd
                spatial tap, 4096 -> 1024 channels taking every 4th; fc7 likewise on both
-               axes), when the file has the top (fc) layers.
+               axes), when the file has the top (fc) layers. The baselines whose fc6 is
+               VGG's full 7x7x4096 (FCN, the dilated front-end of Yu & Koltun) get fc1 and
+               fc2 reshaped, undecimated, as FCN did (CVPR 2015, Sec. 3.1); SegNet (no fc
+               layers) gets the 13 convs only, its BatchNorm layers keeping their
+               initializer. The backbones "vgg16_fcn", "vgg16_dilated" and "vgg16_segnet"
+               read this file (their imagenet_family).
   mobilenetv2  keras MobileNetV2(alpha=1.0): same layers as the official slim MobilenetV2
                (Conv, expanded_conv, expanded_conv_1..16); Keras pads stride-2 convs
                asymmetrically where slim uses SAME, which changes border pixels only.
@@ -121,7 +126,11 @@ def _vgg_pairs(source, model_layers):
     for block, count in _VGG_BLOCKS.items():
         for i in range(1, count + 1):
             yield f"vgg_16.conv{block}.conv{block}_{i}", source[f"block{block}_conv{i}"]
-    if "fc1" in source:
+    if "fc1" in source and _full_fc6(model_layers):
+        # FCN / Dilation: the fc layers as convs, nothing dropped (NHWC Flatten order).
+        yield "fc6", list(decimate_fc(*source["fc1"], spatial=(7, list(range(7))), out_step=1))
+        yield "fc7", list(decimate_fc(*source["fc2"], out_step=1))
+    elif "fc1" in source:
         # 7x7 -> 3x3 by taking taps 0, 3, 6 (every 3rd), 4096 -> 1024 (every 4th).
         fc6 = list(decimate_fc(*source["fc1"], spatial=(7, [0, 3, 6]), out_step=4))
         fc7 = list(decimate_fc(*source["fc2"], in_step=4, out_step=4))
@@ -132,6 +141,12 @@ def _vgg_pairs(source, model_layers):
         for suffix in suffixes:
             yield f"fc6{suffix}", fc6
             yield f"fc7{suffix}", fc7
+
+
+def _full_fc6(model_layers):
+    """True when the model's fc6 is a 7x7 conv (VGG's fc1 reshaped), not LargeFOV's 3x3."""
+    fc6 = model_layers.get("fc6")
+    return fc6 is not None and tuple(fc6.kernel_size) == (7, 7)
 
 
 def _mobilenet_pairs(source):

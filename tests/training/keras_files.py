@@ -11,7 +11,9 @@ def write_keras_vgg16_file(path, model, seed=0):
     """Writes a VGG-16 file (with its fc1/fc2 top) whose shapes fit `model`, one of our VGG-16
     DeepLab models at any width: blockB_convI kernels as our vgg_16.convB.convB_I, and fc1/fc2 as
     the 7x7 / 1x1 layers whose DeepLab v1 decimation (every 3rd tap, every 4th channel) gives our
-    fc6 / fc7 widths. Values are random at He scale (so a network started from them trains).
+    fc6 / fc7 widths (for a 7x7 fc6, FCN / Dilation: the same widths; a model without fc6,
+    SegNet, gets no fc layers). Values are random at He scale (so a network started from them
+    trains).
     Returns {keras layer name: [arrays]}."""
     rng = np.random.RandomState(seed)
 
@@ -25,10 +27,14 @@ def write_keras_vgg16_file(path, model, seed=0):
             kernel = model.get_layer(f"vgg_16.conv{block}.conv{block}_{i}").kernel.shape
             layers[f"block{block}_conv{i}"] = [he(*kernel),
                                                rng.randn(kernel[-1]).astype("float32") * 0.01]
-    fc6 = model.get_layer(next(n for n in ("fc6", "fc6_1") if _has(model, n))).kernel.shape
-    width, channels = 4 * fc6[-1], fc6[2]
-    layers["fc1"] = [he(7 * 7 * channels, width), np.zeros(width, "float32")]
-    layers["fc2"] = [he(width, width), np.zeros(width, "float32")]
+    fc6_name = next((n for n in ("fc6", "fc6_1") if _has(model, n)), None)
+    if fc6_name is not None:   # SegNet has no fc layers: the file then has convs only
+        fc6 = model.get_layer(fc6_name).kernel.shape
+        # LargeFOV's 3x3 fc6 is decimated from fc1 (every 4th channel); a 7x7 fc6 (FCN,
+        # Dilation) is fc1 itself.
+        width, channels = (fc6[-1] if fc6[0] == 7 else 4 * fc6[-1]), fc6[2]
+        layers["fc1"] = [he(7 * 7 * channels, width), np.zeros(width, "float32")]
+        layers["fc2"] = [he(width, width), np.zeros(width, "float32")]
     with h5py.File(path, "w") as f:
         f.attrs["layer_names"] = [name.encode() for name in layers]
         for name, values in layers.items():

@@ -73,6 +73,33 @@ def test_vgg16_file_in_keras_layout_initialises_convs_and_decimated_fc(tmp_path,
     np.testing.assert_array_equal(model.get_layer(fc_layers[0]).get_weights()[0], fc6)
 
 
+@pytest.mark.parametrize("preset", ["fcn8s_vgg16", "dilation8_vgg16", "segnet_vgg16"])
+def test_baselines_start_from_the_vgg16_file_with_fc6_fc7_whole(tmp_path, preset):
+    # FCN and the dilated front-end take VGG's fc1/fc2 as 7x7 / 1x1 convs, undecimated (FCN
+    # CVPR 2015 Sec. 3.1); SegNet has no fc layers and takes the 13 convs (its BatchNorm
+    # layers keep their initializer).
+    from deeplab_tf.models.builder import model_info
+    model = deeplab_tf.build_model(preset, num_classes=3, width_multiplier=0.125)
+    path = str(tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels.h5")
+    source = write_keras_vgg16_file(path, model)
+    family = model_info(preset)["backbone"].imagenet_family
+    assert family == "vgg16"   # what --init=imagenet reads for these backbones
+    done = load_imagenet_weights(model, family, path, log=lambda s: None)
+    convs = [f"vgg_16.conv{b}.conv{b}_{i}" for b, n in {1: 2, 2: 2, 3: 3, 4: 3, 5: 3}.items()
+             for i in range(1, n + 1)]
+    if preset == "segnet_vgg16":
+        assert sorted(done) == sorted(convs) and "fc1" not in source
+        np.testing.assert_array_equal(model.get_layer("vgg_16.conv3.conv3_1").kernel.numpy(),
+                                      source["block3_conv1"][0])
+        return
+    assert sorted(done) == sorted(convs + ["fc6", "fc7"])
+    kernel, bias = source["fc1"]
+    np.testing.assert_array_equal(model.get_layer("fc6").kernel.numpy(),
+                                  kernel.reshape(7, 7, -1, kernel.shape[-1]))
+    np.testing.assert_array_equal(model.get_layer("fc7").kernel.numpy()[0, 0],
+                                  source["fc2"][0])
+
+
 def test_a_file_of_another_network_is_refused_before_anything_is_assigned(tmp_path):
     model = deeplab_tf.build_model("deeplabv1_vgg16_largefov", num_classes=3,
                                    width_multiplier=0.125)

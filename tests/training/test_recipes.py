@@ -119,12 +119,16 @@ def test_recipe_trains_and_evaluates_as_its_header_says(recipe, synthetic_data, 
     preset = flag_value(recipe, "preset")
     init = flag_value(recipe, "init") or ""
     train_size = TRAIN_SIZE
+    own = flag_value(recipe, "model_overrides")
+    if own:   # a later --model_overrides replaces the list: keep the recipe's own overrides
+        train_size = [f.replace("--model_overrides=", f"--model_overrides={own},")
+                      for f in TRAIN_SIZE]
     if init.startswith("official:"):
         (tmp_path / "cache").mkdir()
         name = init.split(":", 1)[1]
         if _is_tflite_name(name):
             _tflite_start(name, tmp_path / "cache")
-            train_size = [f for f in TRAIN_SIZE if not f.startswith("--model_overrides")]
+            train_size = [f for f in train_size if not f.startswith("--model_overrides")]
         else:
             _official_start(name, preset, tmp_path / "cache")
     elif init == "imagenet":

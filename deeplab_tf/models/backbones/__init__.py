@@ -34,6 +34,8 @@ class BackboneSpec:
     output_strides: Tuple[int, ...] = OUTPUT_STRIDES
     decoder_endpoint: Optional[int] = 4
     kwargs: dict = dataclasses.field(default_factory=dict)  # fixed builder arguments
+    # The Keras ImageNet file family that fits (weights/imagenet.py); "" = `name`.
+    imagenet_family: str = ""
 
     @property
     def build(self) -> Callable:
@@ -56,12 +58,27 @@ class BackboneSpec:
 _BN_RESNET = {"momentum": 0.95, "epsilon": 1e-5}
 _BN_XCEPTION = {"momentum": 0.9997, "epsilon": 1e-3}
 _BN_MOBILENET = {"momentum": 0.997, "epsilon": 1e-3}
+# SegNet's encoder/decoder BatchNorm: Keras' defaults (our choice; SegNet itself replaces the
+# running statistics by statistics over the training set after training, BUILD_NOTES.md).
+_BN_SEGNET = {"momentum": 0.99, "epsilon": 1e-3}
 
 # One literal dict, no dispatch by substring.
 BACKBONES = {spec.name: spec for spec in (
     # v1/v2: Caffe VGG-16 (no BatchNorm), DeepLab-LargeFOV form.
     BackboneSpec("vgg16", "vgg16", "build_vgg16", "caffe_bgr_mean", {}, "vgg_16",
                  decoder_endpoint=4),
+    # The baselines' VGG-16 forms (backbones/vgg16.py): FCN's 2x2 poolings at stride 32; the
+    # dilated front-end of Yu & Koltun (pool4/pool5 removed, conv5 dilated 2) at stride 8;
+    # SegNet's encoder (BatchNorm, argmax poolings) at stride 32.
+    BackboneSpec("vgg16_fcn", "vgg16", "build_vgg16", "caffe_bgr_mean", {}, "vgg_16",
+                 output_strides=(32,), decoder_endpoint=None, kwargs={"pooling": "vgg"},
+                 imagenet_family="vgg16"),
+    BackboneSpec("vgg16_dilated", "vgg16", "build_vgg16", "caffe_bgr_mean", {}, "vgg_16",
+                 output_strides=(8,), decoder_endpoint=None, kwargs={"pooling": "vgg"},
+                 imagenet_family="vgg16"),
+    BackboneSpec("vgg16_segnet", "vgg16", "build_vgg16", "caffe_bgr_mean", _BN_SEGNET,
+                 "vgg_16", output_strides=(32,), decoder_endpoint=None,
+                 kwargs={"pooling": "argmax", "batch_norm": True}, imagenet_family="vgg16"),
     # v2: the original ResNet (7x7 stem), as in the v2 paper's Caffe model.
     BackboneSpec("resnet50", "resnet", "build_resnet_v1", "imagenet_mean", _BN_RESNET,
                  "resnet_v1_50", kwargs={"depth": 50, "beta": False}),
