@@ -10,6 +10,10 @@ import pytest
 from tests.conftest import REPO
 
 
+# One worker runs the whole module, so its module-scoped fixture is built once.
+pytestmark = pytest.mark.xdist_group("test_bad_inputs")
+
+
 @pytest.fixture(scope="module")
 def results(synthetic_data, tmp_path_factory):
     work = tmp_path_factory.mktemp("bad_inputs")
