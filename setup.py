@@ -34,6 +34,15 @@ setup(
         "pydensecrf2",    # provides the `pydensecrf` module (DenseCRF)
         "tensorboard",    # tf.summary writers of the training loop (not pulled in by tensorflow-cpu)
     ],
+    # The same commands as `python -m deeplab_tf.X` (deeplab_tf/cli.py).
+    entry_points={"console_scripts": [
+        "deeplab-train=deeplab_tf.cli:train",
+        "deeplab-evaluate=deeplab_tf.cli:evaluate",
+        "deeplab-predict=deeplab_tf.cli:predict",
+        "deeplab-export=deeplab_tf.cli:export",
+        "deeplab-convert=deeplab_tf.cli:convert",
+        "deeplab-prepare=deeplab_tf.cli:prepare",
+    ]},
     extras_require={
         "test": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel"],
     },

@@ -1,16 +1,41 @@
 """deeplab_tf: DeepLab v1, v2, v3 and v3+ in TensorFlow 2 / Keras 3.
 
-Importing the package is cheap: TensorFlow is imported only when a model is built.
+Importing the package is cheap: TensorFlow is imported only when a model is built. It also
+makes the package's Keras layers known to Keras (at the first `import keras`: registration.py),
+so keras.models.load_model reads every model the package saved.
 """
+from deeplab_tf import registration as _registration
+
 __version__ = "0.1.0"
 
-__all__ = ["build_model", "list_presets", "__version__"]
+__all__ = ["build_model", "list_presets", "load_model", "__version__"]
+
+_registration.install()
 
 
-def build_model(preset, num_classes=None, output_stride=None, **overrides):
-    """Builds a DeepLab keras.Model; see deeplab_tf.models.builder.build_model."""
+def build_model(preset=None, num_classes=None, output_stride=None, weights=None, **overrides):
+    """Builds a DeepLab keras.Model; see deeplab_tf.models.builder.build_model.
+
+    weights: None, or an official file by name or path (deeplab_tf.pretrained): a whole model
+      (its preset and number of classes are taken from the file; preset may be omitted) or an
+      ImageNet checkpoint that initialises the backbone of `preset`.
+    """
+    if weights is not None:
+        from deeplab_tf.pretrained import build_pretrained
+        return build_pretrained(preset, weights, num_classes=num_classes,
+                                output_stride=output_stride, **overrides)
+    if preset is None:
+        raise ValueError("build_model needs a preset (deeplab_tf.list_presets()) or weights")
     from deeplab_tf.models.builder import build_model as _build
     return _build(preset, num_classes=num_classes, output_stride=output_stride, **overrides)
+
+
+def load_model(path, **kwargs):
+    """A Predictor (deeplab_tf.predictors: .kind, .num_classes, .model for Keras) of a .keras
+    file, a SavedModel folder, a .tflite file or a training run folder alike; pass it to
+    deeplab_tf.inference.predict_probabilities / predict_labels."""
+    from deeplab_tf.predictors import load_predictor
+    return load_predictor(path, **kwargs)
 
 
 def list_presets():

@@ -33,6 +33,9 @@ Sub-benchmarks (--what, comma separated):
 
 Results are printed as a table and written as JSON to --output_json when given.
 """
+if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
+    from deeplab_tf.quiet import quiet
+    quiet()
 import json
 import os
 import statistics

@@ -10,6 +10,9 @@ the file (deeplab_tf/weights/architecture.py); --preset and --output_stride over
 --input may also name an official file (deeplab_tf/weights/download.py), fetched into the
 cache. The saved model takes images in 0..255 (preprocessing inside) and returns logits.
 """
+if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
+    from deeplab_tf.quiet import quiet
+    quiet()
 import json
 import pathlib
 import sys
@@ -43,24 +46,21 @@ def read_source(source, path):
 
 
 def convert(source, path, output=None, preset=None, output_stride=None):
-    """Builds the model an official file describes and loads its weights.
+    """Builds the model an official file describes and loads its weights
+    (deeplab_tf.pretrained, the code behind build_model(weights=...)).
 
     Returns:
       (keras.Model, Architecture, seconds taken).
     Raises:
       ValueError (OfficialWeightsError) when the file does not fit.
     """
-    import deeplab_tf
+    from deeplab_tf.pretrained import build_from_weights
     from deeplab_tf.weights.architecture import infer_architecture
-    from deeplab_tf.weights.official import load_official_weights
 
     start = time.perf_counter()
     weights = read_source(source, path)
     arch = infer_architecture(weights)
-    model = deeplab_tf.build_model(preset or arch.preset, num_classes=arch.num_classes,
-                                   output_stride=output_stride or arch.output_stride,
-                                   **arch.overrides)
-    load_official_weights(model, weights)
+    model = build_from_weights(preset, weights, name=str(path), output_stride=output_stride)
     if output:
         pathlib.Path(output).parent.mkdir(parents=True, exist_ok=True)
         model.save(output)

@@ -14,6 +14,9 @@ re-runs only the CRF (in a process pool) and scores mIoU over the whole subset. 
 crf_search.json {"best": CRFParams fields, "best_mean_iou", "without_crf_mean_iou",
 "tried": [...]} and crf_search.md (the table of tried values, best first).
 """
+if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
+    from deeplab_tf.quiet import quiet
+    quiet()
 import itertools
 import json
 import os

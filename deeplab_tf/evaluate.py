@@ -18,6 +18,9 @@ Writes metrics.json (pixel_accuracy, mean_accuracy, mean_iou, frequency_weighted
 per_class_iou by class name; with --crf also "without_crf"), metrics.md, confusion_matrix.png,
 confusion_matrix.npy, and panels/ID.png for the first --num_panels images.
 """
+if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
+    from deeplab_tf.quiet import quiet
+    quiet()
 import json
 import math
 import os

@@ -14,6 +14,9 @@ both return {"labels", "probabilities"} at the input size. The .tflite file
 Every export is atomic: written into a temporary folder beside --output, then renamed, so an
 interrupted export never leaves a half-written file or folder at --output.
 """
+if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
+    from deeplab_tf.quiet import quiet
+    quiet()
 import os
 import pathlib
 import sys

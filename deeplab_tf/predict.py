@@ -12,6 +12,9 @@ For each input NAME.EXT writes, in --output_dir:
 Probabilities come from deeplab_tf.inference (pad to OS*k+1, multi-scale + flip, crop back);
 --crf refines them with the DenseCRF of deeplab_tf.postprocess.crf in a process pool.
 """
+if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
+    from deeplab_tf.quiet import quiet
+    quiet()
 import glob
 import os
 import sys

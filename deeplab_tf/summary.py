@@ -13,6 +13,9 @@ pass). What is counted: see deeplab_tf/models/summary.py. With --json one object
 {"preset", "params", "multiply_adds", "crop_size", "output_stride", ...} (a list of them
 without --preset).
 """
+if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
+    from deeplab_tf.quiet import quiet
+    quiet()
 import json
 import sys
 

@@ -9,6 +9,9 @@ Outputs in --model_dir: ckpt-* (tf.train.Checkpoint: exact resume), model_signat
 flags.txt, train/ (TensorBoard), model.keras (final weights), eval/ (metrics.json, metrics.md,
 confusion_matrix.png, panels/), export/.
 """
+if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
+    from deeplab_tf.quiet import quiet
+    quiet()
 import dataclasses
 import os
 import sys

@@ -7,6 +7,9 @@ flip, batch) on VOC-sized images (500x375 JPEGs). With --voc_dir, the real VOC s
 are repeated to --num_images records; otherwise synthetic 500x375 scenes are used. Reports the
 median of --runs timed runs. Called by deeplab_tf.benchmark through pipeline_throughput().
 """
+if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
+    from deeplab_tf.quiet import quiet
+    quiet()
 import os
 import statistics
 import sys

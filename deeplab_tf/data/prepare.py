@@ -13,6 +13,9 @@ failed run leaves a previous output intact. The output bytes depend only on the 
 re-running is idempotent. INFO_FILE also keeps each split's label statistics
 (label_stats.py: pixels per class), from which training computes --class_weights.
 """
+if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
+    from deeplab_tf.quiet import quiet
+    quiet()
 import concurrent.futures
 import json
 import math

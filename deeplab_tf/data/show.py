@@ -9,6 +9,9 @@ boundary colour). --dataset=synthetic without --data_dir generates the synthetic
 temporary folder first. For a prepared folder it also prints the split's label statistics
 (pixels per class and the class weightings computed from them, label_stats.py).
 """
+if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
+    from deeplab_tf.quiet import quiet
+    quiet()
 import sys
 import tempfile
 
