@@ -44,6 +44,9 @@ setup(
         "deeplab-prepare=deeplab_tf.cli:prepare",
     ]},
     extras_require={
-        "test": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel"],
+        # export --format=onnx, and onnxruntime to run the .onnx files
+        "onnx": ["tf2onnx", "onnxruntime"],
+        "test": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel", "tf2onnx",
+                 "onnxruntime"],
     },
 )

@@ -2,6 +2,7 @@
 
     python -m deeplab_tf.export --model=runs/train/model.keras --format=saved_model \
         --output=exported/deeplab
+    python -m deeplab_tf.export --model=model.keras --format=onnx --output=deeplab.onnx
     python -m deeplab_tf.export --model=model.keras --format=tflite --quantize=int8 \
         --input_size=513,513 --argmax --io_dtype=uint8 \
         --dataset=voc2012 --data_dir=TFRECORDS --output=deeplab_int8.tflite
@@ -9,7 +10,8 @@
 The SavedModel (deeplab_tf/exporters/saved_model.py) is servable by TensorFlow Serving as is:
 "serving_default" takes uint8 images [B, H, W, 3] of any size, "serving_bytes" encoded images;
 both return {"labels", "probabilities"} at the input size. The .tflite file
-(deeplab_tf/exporters/tflite.py) has a fixed input size and optional ArgMax inside.
+(deeplab_tf/exporters/tflite.py) has a fixed input size and optional ArgMax inside. The .onnx
+file (deeplab_tf/exporters/onnx.py, for onnxruntime) has the SavedModel's conventions.
 
 Every export is atomic: written into a temporary folder beside --output, then renamed, so an
 interrupted export never leaves a half-written file or folder at --output.
@@ -22,12 +24,15 @@ import pathlib
 import sys
 
 from deeplab_tf.exporters.common import atomic_output, check_model
+from deeplab_tf.exporters.onnx import INPUT_DTYPES as ONNX_INPUT_DTYPES
+from deeplab_tf.exporters.onnx import export_onnx
 from deeplab_tf.exporters.saved_model import (BYTES_KEY, CLASS_NAMES_ASSET, DEFAULT_MAX_PIXELS,
                                               SERVING_KEY, export_saved_model)
 from deeplab_tf.exporters.tflite import (IO_DTYPES, QUANTIZE_MODES, convert_to_tflite,
                                          export_tflite)
 
 __all__ = ["atomic_output", "export_saved_model", "convert_to_tflite", "export_tflite",
+           "export_onnx",
            "load_model", "representative_images_from_pipeline",
            "representative_images_from_files", "SERVING_KEY", "BYTES_KEY", "CLASS_NAMES_ASSET",
            "DEFAULT_MAX_PIXELS", "QUANTIZE_MODES", "IO_DTYPES"]
@@ -145,8 +150,11 @@ def define_flags():
                         "Weights to export instead of --model (.weights.h5, .keras, a TF "
                         "checkpoint, a training run folder or RUN/best), into "
                         "build_model(--preset, ...) or the run's model_signature.json.")
-    flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite"], "Export format.")
-    flags.DEFINE_string("output", None, "Output SavedModel folder or .tflite file.")
+    flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite", "onnx"],
+                      "Export format.")
+    flags.DEFINE_string("output", None, "Output SavedModel folder, .tflite or .onnx file.")
+    flags.DEFINE_enum("onnx_input_dtype", "uint8", list(ONNX_INPUT_DTYPES),
+                      "ONNX: dtype of the images input (pixels 0..255 either way).")
     flags.DEFINE_boolean("overwrite", False, "Replace an existing --output.")
     flags.DEFINE_string("class_names_file", None,
                         "Class names, one per line (default: --dataset's when --dataset is "
@@ -196,6 +204,9 @@ def _validate(f):
         raise ValueError("--quantize=int8 needs representative data to calibrate activation "
                          "ranges: pass --dataset and --data_dir (calibration crops drawn from "
                          "the data pipeline) or --representative_images=GLOB")
+    if f.format == "onnx" and (f.quantize != "none" or f.argmax):
+        raise ValueError("--quantize and --argmax apply to --format=tflite only (the ONNX "
+                         "graph returns both labels and probabilities in float32)")
     if f.format == "saved_model" and (f.quantize != "none" or f.argmax):
         raise ValueError("--quantize and --argmax apply to --format=tflite only (the "
                          "SavedModel returns both labels and probabilities in float32)")
@@ -218,6 +229,9 @@ def run(f):
             names = dataset_class_names(f.dataset, num_classes)
         return export_saved_model(model, f.output, class_names=names, max_pixels=f.max_pixels,
                                   overwrite=f.overwrite)
+    if f.format == "onnx":
+        return export_onnx(model, f.output, overwrite=f.overwrite,
+                           input_dtype=f.onnx_input_dtype)
     representative = None
     if f.quantize == "int8":
         if f.representative_images:
