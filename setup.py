@@ -28,6 +28,7 @@ setup(
         "Pillow",
         "tqdm",
         "scipy",          # SBD .mat annotations
+        "cityscapesscripts",  # the official Cityscapes label table (helpers/labels.py)
         "matplotlib",     # confusion-matrix plot and panels
         "ai-edge-litert",  # runs .tflite files
         "tflite",         # flatbuffer schema: reads weights and op options of official files

@@ -3,8 +3,9 @@
 Nothing here imports TensorFlow, so prepare's worker threads and the TFDS builders can use it.
 A user's dataset.json becomes the same DatasetInfo (descriptor.py).
 Sources: PASCAL VOC 2012 devkit (classes, colour map, split sizes), SBD (Hariharan et al.,
-ICCV 2011), the SegNet tutorial (CamVid classes, lists and colours), the official research/deeplab data_generator.py (split sizes, ignore label 255,
-train_aug = 10,582) and cityscapesScripts helpers/labels.py (the labelId -> trainId table).
+ICCV 2011), the SegNet tutorial (CamVid classes, lists and colours), the official
+research/deeplab data_generator.py (split sizes, ignore label 255, train_aug = 10,582) and
+cityscapesScripts helpers/labels.py (the Cityscapes label table, read from that package).
 """
 import dataclasses
 from typing import Dict, Optional, Tuple
@@ -36,26 +37,33 @@ VOC_CLASSES = (
     "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant",
     "sheep", "sofa", "train", "tvmonitor")
 
-# cityscapesScripts helpers/labels.py: (labelId, name, trainId); trainId 255 = ignored in
-# evaluation. licence plate (labelId -1) never appears in the uint8 labelIds PNGs.
-CITYSCAPES_LABELS = (
-    (0, "unlabeled", 255), (1, "ego vehicle", 255), (2, "rectification border", 255),
-    (3, "out of roi", 255), (4, "static", 255), (5, "dynamic", 255), (6, "ground", 255),
-    (7, "road", 0), (8, "sidewalk", 1), (9, "parking", 255), (10, "rail track", 255),
-    (11, "building", 2), (12, "wall", 3), (13, "fence", 4), (14, "guard rail", 255),
-    (15, "bridge", 255), (16, "tunnel", 255), (17, "pole", 5), (18, "polegroup", 255),
-    (19, "traffic light", 6), (20, "traffic sign", 7), (21, "vegetation", 8),
-    (22, "terrain", 9), (23, "sky", 10), (24, "person", 11), (25, "rider", 12),
-    (26, "car", 13), (27, "truck", 14), (28, "bus", 15), (29, "caravan", 255),
-    (30, "trailer", 255), (31, "train", 16), (32, "motorcycle", 17), (33, "bicycle", 18))
-CITYSCAPES_CLASSES = tuple(name for _, name, train_id in sorted(
-    CITYSCAPES_LABELS, key=lambda x: x[2]) if train_id != 255)
-# cityscapesScripts labels.py colours of the 19 train ids.
-CITYSCAPES_PALETTE = (
-    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),
-    (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152),
-    (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100),
-    (0, 80, 100), (0, 0, 230), (119, 11, 32))
+# The Cityscapes label table is the official one, cityscapesScripts' helpers/labels.py
+# (`labels`: name, id = labelId, trainId, color): the 19 evaluated classes are the trainIds
+# 0..18; every other label has trainId 255 (ignored) and licence plate (id -1) never appears
+# in the uint8 labelIds PNGs.
+def _cityscapes_labels():
+    from cityscapesscripts.helpers.labels import labels
+    return tuple(label for label in labels if label.id >= 0)
+
+
+def _cityscapes_train_labels():
+    train = sorted((label for label in _cityscapes_labels() if 0 <= label.trainId < 255),
+                   key=lambda label: label.trainId)
+    assert [label.trainId for label in train] == list(range(19)), "unexpected label table"
+    return train
+
+
+CITYSCAPES_CLASSES = tuple(label.name for label in _cityscapes_train_labels())
+CITYSCAPES_PALETTE = tuple(tuple(label.color) for label in _cityscapes_train_labels())
+
+
+def cityscapes_train_id_to_label_id():
+    """A 256-entry lookup table: trainId -> labelId, for the evaluation server's *_labelIds.png
+    (ignored and unknown -> 0, "unlabeled")."""
+    table = [0] * 256
+    for label in _cityscapes_train_labels():
+        table[label.trainId] = label.id
+    return tuple(table)
 
 
 def cityscapes_label_id_to_train_id():
@@ -65,8 +73,8 @@ def cityscapes_label_id_to_train_id():
     Cityscapes labelIds); 255 stays 255.
     """
     table = [IGNORE_LABEL] * 256
-    for label_id, _, train_id in CITYSCAPES_LABELS:
-        table[label_id] = train_id
+    for label in _cityscapes_labels():
+        table[label.id] = label.trainId if 0 <= label.trainId < 255 else IGNORE_LABEL
     return tuple(table)
 
 

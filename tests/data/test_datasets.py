@@ -33,3 +33,18 @@ def test_voc_facts():
 def test_unknown_dataset_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown dataset 'coco'.*cityscapes"):
         datasets.get_dataset("coco")
+
+
+def test_cityscapes_facts_come_from_cityscapesscripts():
+    from cityscapesscripts.helpers.labels import id2label, trainId2label
+    from deeplab_tf.data import datasets
+    assert datasets.CITYSCAPES_CLASSES[0] == "road" and datasets.CITYSCAPES_CLASSES[-1] == \
+        "bicycle" and len(datasets.CITYSCAPES_CLASSES) == 19
+    to_train = datasets.cityscapes_label_id_to_train_id()
+    to_label = datasets.cityscapes_train_id_to_label_id()
+    for train_id in range(19):
+        label = trainId2label[train_id]
+        assert datasets.CITYSCAPES_PALETTE[train_id] == tuple(label.color)
+        assert to_label[train_id] == label.id and to_train[label.id] == train_id
+    assert [to_train[i] for i in (0, 7, 9, 33)] == [255, 0, 255, 18]   # unlabeled, road, parking
+    assert id2label[7].name == "road" and to_label[255] == 0
