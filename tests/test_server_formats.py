@@ -9,7 +9,7 @@ from deeplab_tf import server_formats
 
 def test_cityscapes_label_ids_and_voc_palette_pngs(tmp_path):
     from cityscapesscripts.helpers.labels import trainId2label
-    train_ids = np.arange(19, dtype=np.int64).repeat(3).reshape(3, 19)
+    train_ids = np.tile(np.arange(19, dtype=np.int64), (3, 1))
     path = server_formats.save_label_ids(train_ids, str(tmp_path / "aachen_000000_000019"),
                                          "cityscapes")
     assert path.endswith("aachen_000000_000019_labelIds.png")
