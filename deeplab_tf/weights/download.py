@@ -31,55 +31,105 @@ class OfficialFile:
     sha256: Optional[str]
     kind: str            # "tflite" or "checkpoint" (a tarball of a TF checkpoint)
     description: str
+    dataset: str = ""    # what it was trained on
+    published: str = ""  # its published mIoU (the source's evaluation setting)
+    size: str = ""       # download size as published (or measured, for the files we hold)
 
     @property
     def filename(self):
         return self.url.rsplit("/", 1)[-1]
 
 
+_ZOO = "research/deeplab/g3doc/model_zoo.md"
 OFFICIAL_FILES = {
+    # TFLite: the GPU delegate's sample (tensorflow.org/lite/performance/gpu) and Coral's.
     "deeplabv3_257_mv_gpu": OfficialFile(
         _TF + "tflite/gpu/deeplabv3_257_mv_gpu.tflite",
         "68a539782c2c6a72f8aac3724600124a85ed977162b44e84cbae5db717c933c6", "tflite",
-        "float DeepLab v3 MobileNetV2 dm0.5, OS8, 257x257, PASCAL (TFLite GPU sample)"),
+        "float DeepLab v3 MobileNetV2 dm0.5, OS8, 257x257, PASCAL (TFLite GPU sample)",
+        "COCO + VOC 2012", "not published", "2.8 MB"),
     "deeplabv3_mnv2_pascal_quant": OfficialFile(
         "https://github.com/google-coral/test_data/raw/master/deeplabv3_mnv2_pascal_quant.tflite",
         "350af47fd346ea6d74b58833a351f583ba860e9806ec5bd292ff8d8f1f249398", "tflite",
-        "uint8 DeepLab v3 MobileNetV2 dm1.0, OS16, 513x513, PASCAL (Coral test data)"),
+        "uint8 DeepLab v3 MobileNetV2 dm1.0, OS16, 513x513, PASCAL (Coral test data)",
+        "COCO + VOC 2012", "not published", "2.2 MB"),
+    # The model zoo (_ZOO): whole models, TF1 checkpoints in tarballs.
     "mobilenetv2_coco_voc_trainaug": OfficialFile(
         _TF + "deeplabv3_mnv2_pascal_train_aug_2018_01_29.tar.gz", None, "checkpoint",
-        "model zoo: MobileNetV2 dm1.0, COCO + VOC train_aug, 75.32% val mIoU"),
+        "model zoo: DeepLab v3 MobileNetV2 dm1.0 (no ASPP, no decoder)",
+        "COCO + VOC 2012 train_aug", "75.32% val (OS16, single scale)", "23 MB"),
+    "mobilenetv2_coco_voc_trainval": OfficialFile(
+        _TF + "deeplabv3_mnv2_pascal_trainval_2018_01_29.tar.gz", None, "checkpoint",
+        "model zoo: DeepLab v3 MobileNetV2 dm1.0 (no ASPP, no decoder)",
+        "COCO + VOC 2012 train_aug + trainval", "80.25% test (OS8, 0.5:0.25:1.75, flip)",
+        "23 MB"),
     "mobilenetv2_dm05_coco_voc_trainaug": OfficialFile(
         _TF + "deeplabv3_mnv2_dm05_pascal_trainaug_2018_10_01.tar.gz", None, "checkpoint",
-        "model zoo: MobileNetV2 dm0.5, COCO + VOC train_aug, 70.19% val mIoU"),
+        "model zoo: DeepLab v3 MobileNetV2 dm0.5",
+        "COCO + VOC 2012 train_aug", "70.19% val (OS16, single scale)", ""),
     "xception65_coco_voc_trainaug": OfficialFile(
         _TF + "deeplabv3_pascal_train_aug_2018_01_04.tar.gz", None, "checkpoint",
-        "model zoo: Xception-65 with decoder, COCO + VOC train_aug, 82.20% val mIoU"),
+        "model zoo: DeepLab v3+ Xception-65 with decoder",
+        "COCO + VOC 2012 train_aug", "82.20% val (OS16, single scale)", "439 MB"),
+    "xception65_coco_voc_trainval": OfficialFile(
+        _TF + "deeplabv3_pascal_trainval_2018_01_04.tar.gz", None, "checkpoint",
+        "model zoo: DeepLab v3+ Xception-65 with decoder",
+        "COCO + VOC 2012 train_aug + trainval", "87.80% test (OS8, 0.5:0.25:1.75, flip)",
+        "439 MB"),
+    "mobilenetv2_coco_cityscapes_trainfine": OfficialFile(
+        _TF + "deeplabv3_mnv2_cityscapes_train_2018_02_05.tar.gz", None, "checkpoint",
+        "model zoo: DeepLab v3 MobileNetV2 dm1.0 (no ASPP, no decoder)",
+        "COCO + Cityscapes train_fine", "70.71% val (OS16, single scale)", "23 MB"),
+    "xception65_cityscapes_trainfine": OfficialFile(
+        _TF + "deeplabv3_cityscapes_train_2018_02_06.tar.gz", None, "checkpoint",
+        "model zoo: DeepLab v3+ Xception-65 with decoder",
+        "ImageNet + Cityscapes train_fine", "78.79% val (OS16, single scale)", "439 MB"),
+    "xception65_ade20k_train": OfficialFile(
+        _TF + "deeplabv3_xception_ade20k_train_2018_05_29.tar.gz", None, "checkpoint",
+        "model zoo: DeepLab v3+ Xception-65 with decoder, 151 classes",
+        "ImageNet + ADE20K train", "45.65% val (OS8, 0.5:0.25:1.75, flip)", "439 MB"),
     # ImageNet classification checkpoints: backbone + classifier only, for --init=official:NAME
     # (deeplab_tf.training.initialization loads the backbone scope, the head starts fresh).
-    # research/deeplab/g3doc/model_zoo.md, "Checkpoints pretrained on ImageNet" (it names them
-    # xception_65 / xception_65_imagenet, resnet_v1_{50,101}_beta[_imagenet]):
+    # _ZOO, "Checkpoints pretrained on ImageNet" (it names them xception_65 /
+    # resnet_v1_{50,101}_beta):
     "xception_65": OfficialFile(
         _TF + "deeplabv3_xception_2018_01_04.tar.gz", None, "checkpoint",
-        "ImageNet: DeepLab's modified aligned Xception-65 (backbone xception65)"),
+        "ImageNet: DeepLab's modified aligned Xception-65 (backbone xception65)",
+        "ImageNet", "backbone only", "447 MB"),
     "resnet_v1_50_beta": OfficialFile(
         _TF + "resnet_v1_50_2018_05_04.tar.gz", None, "checkpoint",
-        "ImageNet: ResNet-50 with the beta stem of three 3x3 convs (backbone resnet50_beta)"),
+        "ImageNet: ResNet-50 with the beta stem of three 3x3 convs (backbone resnet50_beta)",
+        "ImageNet", "backbone only", "274 MB"),
     "resnet_v1_101_beta": OfficialFile(
         _TF + "resnet_v1_101_2018_05_04.tar.gz", None, "checkpoint",
-        "ImageNet: ResNet-101 with the beta stem of three 3x3 convs (backbone resnet101_beta)"),
+        "ImageNet: ResNet-101 with the beta stem of three 3x3 convs (backbone resnet101_beta)",
+        "ImageNet", "backbone only", "477 MB"),
     # research/slim/README.md, "Pre-trained Models" (Caffe weights converted; 7x7 stem):
     "resnet_v1_50": OfficialFile(
         _TF + "resnet_v1_50_2016_08_28.tar.gz", None, "checkpoint",
-        "ImageNet: slim ResNet V1 50, original 7x7 stem (backbone resnet50)"),
+        "ImageNet: slim ResNet V1 50, original 7x7 stem (backbone resnet50)",
+        "ImageNet", "backbone only", ""),
     "resnet_v1_101": OfficialFile(
         _TF + "resnet_v1_101_2016_08_28.tar.gz", None, "checkpoint",
-        "ImageNet: slim ResNet V1 101, original 7x7 stem (backbone resnet101)"),
+        "ImageNet: slim ResNet V1 101, original 7x7 stem (backbone resnet101)",
+        "ImageNet", "backbone only", ""),
     # research/slim/nets/mobilenet/README.md, "Mobilenet V2 Imagenet Checkpoints":
     "mobilenet_v2_1.0_224": OfficialFile(
         _MOBILENET_V2 + "mobilenet_v2_1.0_224.tgz", None, "checkpoint",
-        "ImageNet: MobileNetV2 depth multiplier 1.0 (backbone mobilenetv2)"),
+        "ImageNet: MobileNetV2 depth multiplier 1.0 (backbone mobilenetv2)",
+        "ImageNet", "backbone only", ""),
 }
+
+
+def markdown_table():
+    """The README's table of the official files (a test keeps the README in step)."""
+    lines = ["| name | what | trained on | published mIoU | size | sha256 |",
+             "|---|---|---|---|---|---|"]
+    for name, entry in OFFICIAL_FILES.items():
+        digest = f"`{entry.sha256}`" if entry.sha256 else "recorded at first download"
+        lines.append(f"| `{name}` | {entry.description} | {entry.dataset} | "
+                     f"{entry.published} | {entry.size or 'n/a'} | {digest} |")
+    return "\n".join(lines) + "\n"
 
 
 class DownloadError(RuntimeError):

@@ -128,3 +128,10 @@ def test_mirror_variable_serves_known_names_only(tmp_path, mirror, monkeypatch):
     with pytest.raises(download.DownloadError, match="could not download file:.*elsewhere"):
         download.fetch(download.file_url(tmp_path / "elsewhere" / FLOAT_FILE),
                        cache=tmp_path / "other", progress=False)
+
+
+def test_the_readme_lists_every_official_file():
+    readme = (pathlib.Path(download.__file__).parents[2] / "README.md").read_text()
+    assert download.markdown_table() in readme, "regenerate the README table: " \
+        "python -c 'from deeplab_tf.weights import download; print(download.markdown_table())'"
+    assert all(entry.url.startswith("https://") for entry in download.OFFICIAL_FILES.values())
