@@ -8,7 +8,9 @@
 The backbone, depth multiplier, output stride, number of classes and input size are read from
 the file (deeplab_tf/weights/architecture.py); --preset and --output_stride override them.
 --input may also name an official file (deeplab_tf/weights/download.py), fetched into the
-cache. The saved model takes images in 0..255 (preprocessing inside) and returns logits.
+cache. The saved model takes images in 0..255 (preprocessing inside) and returns logits; the
+official file's input size is recorded in it (deeplab_tf.model_metadata), so `export
+--format=tflite` writes a file of that size by default.
 """
 if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
     from deeplab_tf.quiet import quiet
@@ -62,8 +64,9 @@ def convert(source, path, output=None, preset=None, output_stride=None):
     arch = infer_architecture(weights)
     model = build_from_weights(preset, weights, name=str(path), output_stride=output_stride)
     if output:
+        from deeplab_tf.model_metadata import save_model
         pathlib.Path(output).parent.mkdir(parents=True, exist_ok=True)
-        model.save(output)
+        save_model(model, output, input_size=arch.input_size)
     return model, arch, time.perf_counter() - start
 
 

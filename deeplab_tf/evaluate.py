@@ -2,7 +2,7 @@
 
     python -m deeplab_tf.evaluate --flagfile=experiments/NAME.flags --checkpoint=RUN_DIR \
         [--eval_scales=0.5,0.75,1.0,1.25,1.5,1.75] [--add_flipped_images] \
-        [--eval_output_stride=8] [--crf] --output_dir=DIR
+        [--eval_output_stride=8] [--crf] [--tile=513,513] --output_dir=DIR
     python -m deeplab_tf.evaluate --model=deeplab.keras|SAVED_MODEL|model.tflite \
         --dataset=voc2012 --data_folder=../shared/data/voc --eval_split=val --output_dir=DIR
 
@@ -62,6 +62,7 @@ def define_flags():
             "default: the DeepLab v2 values for the backbone.")
     _define("enum", "tflite_input_range", "auto", ["auto", "0_255", "minus_one_to_one"],
             "Input range of a float .tflite (auto: official files take [-1, 1]).")
+    common_flags.define_tiling_flags()   # images above --tile_above_pixels run in tiles
 
 
 def _define(kind, name, default, *args):
@@ -151,7 +152,10 @@ def run():
     crop = parse_size(FLAGS.eval_crop_size, "eval_crop_size") if FLAGS.eval_crop_size else None
     if "strategy" in FLAGS and FLAGS.strategy != "default":
         return run_distributed(info, scales)
+    from deeplab_tf import tiling
+    tiles = tiling.from_flag_values(FLAGS.tile, FLAGS.tile_overlap, FLAGS.tile_above_pixels)
     predictor = load(FLAGS)
+    tiles = tiling.for_predictor(tiles, predictor)
     crf_params = None
     if FLAGS.crf:
         if FLAGS.crf_params:
@@ -175,13 +179,15 @@ def run():
         crf_processes=FLAGS.crf_processes or None, batch_size=FLAGS.eval_batch_size,
         pad_multiple=eval_output_stride() or 16, crop_size=crop,
         panels_dir=os.path.join(FLAGS.output_dir, "panels"),
-        num_panels=FLAGS.num_panels, colours=viz.palette(FLAGS.dataset), total=total)
+        num_panels=FLAGS.num_panels, colours=viz.palette(FLAGS.dataset), total=total,
+        tiling=tiles)
     if result["images"] == 0:
         _fail(f"split {split!r} of {FLAGS.data_folder or FLAGS.data_dir} has no images")
     settings = {"model": predictor.path, "dataset": FLAGS.dataset, "split": split,
                 "eval_scales": scales, "add_flipped_images": FLAGS.add_flipped_images,
                 "eval_output_stride": eval_output_stride(),
-                "crf": None if crf_params is None else crf_params.__dict__}
+                "crf": None if crf_params is None else crf_params.__dict__,
+                "tiling": None if tiles is None else tiles.__dict__}
     write_outputs(result, FLAGS.output_dir, info.class_names, settings)
     m = result["metrics"]
     print(f"{result['images']} images{' (+CRF)' if crf_params else ''}: {metrics_line(m)}")

@@ -65,8 +65,9 @@ def record_examples(data_config, split):
 def evaluate(predictor, examples, num_classes, *, class_names, eval_scales=(1.0,),
              add_flipped_images=False, crf_params=None, crf_processes=None, batch_size=4,
              pad_multiple=16, crop_size=None, panels_dir=None, num_panels=0, colours=None,
-             ignore_label=255, total=None, progress=True):
-    """Confusion matrices over all examples (iterable of (id, image, label, source)).
+             ignore_label=255, total=None, progress=True, tiling=None):
+    """Confusion matrices over all examples (iterable of (id, image, label, source)); with
+    tiling (deeplab_tf.tiling.Tiling) images above its pixel count run in blended tiles.
 
     Returns {"metrics": ..., "matrix": [C, C], "without_crf": ... (with CRF), "images": n,
     "seconds": {...}}.
@@ -94,14 +95,14 @@ def evaluate(predictor, examples, num_classes, *, class_names, eval_scales=(1.0,
         nonlocal count
         ids, images, labels, sources = zip(*chunk)
         start = time.time()
-        if predictor.output == inference.LABELS:
+        if refiner is None:   # labels only: tiled images never hold whole probabilities
             probs, preds = None, inference.predict_labels(
                 predictor, list(images), eval_scales, add_flipped_images, batch_size,
-                pad_multiple, crop_size)
+                pad_multiple, crop_size, tiling=tiling)
         else:
             probs = inference.predict_probabilities(
                 predictor, list(images), eval_scales, add_flipped_images, batch_size,
-                pad_multiple, crop_size)
+                pad_multiple, crop_size, tiling=tiling)
             preds = [p.argmax(-1) for p in probs]
         seconds["model"] += time.time() - start
         crf_preds = [None] * len(preds)

@@ -92,6 +92,29 @@ def _signature_config(checkpoint):
                        overrides=tuple((k, v) for k, v in signature["overrides"]))
 
 
+DEFAULT_TFLITE_INPUT_SIZE = (513, 513)   # the official eval crop, for models recording none
+
+
+def recorded_input_size(model_path=None, checkpoint=None):
+    """The model's own input size (H, W): the entry deeplab_tf.convert / train write into a
+    .keras file (deeplab_tf.model_metadata), or "input_size" of the model_signature.json beside
+    a training checkpoint; else DEFAULT_TFLITE_INPUT_SIZE with a note on stderr."""
+    from deeplab_tf import model_metadata
+    from deeplab_tf.training.checkpoints import read_signature
+    size = None
+    for path in (model_path, checkpoint):
+        if path and str(path).endswith(".keras") and os.path.isfile(path):
+            size = model_metadata.recorded_input_size(path)
+    if size is None and checkpoint:
+        folder = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
+        size = tuple((read_signature(folder or ".") or {}).get("input_size") or ()) or None
+    if size is None:
+        size = DEFAULT_TFLITE_INPUT_SIZE
+        print(f"export: {model_path or checkpoint} records no input size; the TFLite input is "
+              f"{size[0]}x{size[1]} (pass --input_size=H,W for another)", file=sys.stderr)
+    return tuple(int(v) for v in size)
+
+
 def read_class_names(path):
     names = [line.strip() for line in pathlib.Path(path).read_text().splitlines() if line.strip()]
     if not names:
@@ -161,7 +184,8 @@ def define_flags():
                         "given, else class_0, class_1, ...).")
     flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS,
                          "SavedModel: refuse images with more than H*W pixels.")
-    flags.DEFINE_list("input_size", ["513", "513"], "TFLite fixed input HEIGHT,WIDTH.")
+    flags.DEFINE_list("input_size", None, "TFLite fixed input HEIGHT,WIDTH (default: the "
+                      "model's own, recorded at conversion or training, else 513,513).")
     flags.DEFINE_enum("quantize", "none", list(QUANTIZE_MODES), "TFLite quantisation.")
     flags.DEFINE_boolean("argmax", False, "TFLite: output labels (ArgMax inside) only.")
     flags.DEFINE_enum("io_dtype", "float32", list(IO_DTYPES),
@@ -190,11 +214,14 @@ def _validate(f):
         raise ValueError(f"--num_calibration_images={f.num_calibration_images} must be >= 1")
     if f.class_names_file and not os.path.isfile(f.class_names_file):
         raise FileNotFoundError(f"--class_names_file={f.class_names_file} does not exist")
-    try:
-        input_size = tuple(int(v) for v in f.input_size)
-    except ValueError:
-        input_size = ()
-    if len(input_size) != 2 or min(input_size) <= 0:
+    if f.input_size is None:
+        input_size = None   # the model's own: recorded_input_size
+    else:
+        try:
+            input_size = tuple(int(v) for v in f.input_size)
+        except ValueError:
+            input_size = ()
+    if input_size is not None and (len(input_size) != 2 or min(input_size) <= 0):
         raise ValueError(f"--input_size={','.join(f.input_size)} must be HEIGHT,WIDTH "
                          "(two positive integers)")
     if f.format == "tflite" and f.io_dtype != "float32" and f.quantize != "int8":
@@ -232,6 +259,8 @@ def run(f):
     if f.format == "onnx":
         return export_onnx(model, f.output, overwrite=f.overwrite,
                            input_dtype=f.onnx_input_dtype)
+    if input_size is None:
+        input_size = recorded_input_size(f.model, f.checkpoint)
     representative = None
     if f.quantize == "int8":
         if f.representative_images:

@@ -118,6 +118,21 @@ def define_eval_flags():
     flags.DEFINE_string("eval_output_dir", "", "Metrics JSON folder (default MODEL_DIR/eval).")
 
 
+def define_tiling_flags():
+    """--tile, --tile_overlap, --tile_above_pixels: tiled inference (deeplab_tf.tiling) for
+    predict and evaluate; read with tiling.from_flag_values."""
+    from deeplab_tf import tiling
+    if "tile" in flags.FLAGS:
+        return
+    flags.DEFINE_string("tile", "auto", "Tile HEIGHT,WIDTH for images above "
+                        "--tile_above_pixels (auto: 513,513, or a fixed-size model's input "
+                        "size; 0: always run whole images).")
+    flags.DEFINE_float("tile_overlap", tiling.DEFAULT_OVERLAP, "Fraction of a tile shared with "
+                       "each neighbour; the tiles' probabilities are blended there.")
+    flags.DEFINE_integer("tile_above_pixels", tiling.DEFAULT_ABOVE_PIXELS, "Tile images with "
+                         "more pixels than this (0: every image larger than a tile).")
+
+
 def define_export_flags():
     flags.DEFINE_list("export_formats", [],
                       "After training export these: saved_model, tflite (default: none).")

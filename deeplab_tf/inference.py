@@ -19,6 +19,9 @@ only images of equal padded size share a batch, so results never depend on the b
 (The official eval pads every image to eval_crop_size 513x513 instead; pass crop_size for that
 fixed-size behaviour: image-pooling heads then average over more padding.)
 
+Images larger than a tile can run in overlapping, blended tiles in bounded memory: pass
+tiling=deeplab_tf.tiling.Tiling(...) (the module explains the window and the band buffer).
+
 Loading (Predictor, load_predictor, predictor_from_keras, rebuild_at_output_stride and the
 model kinds: .keras, SavedModel, .tflite) is deeplab_tf.predictors; those names are imported
 here too, so `inference.load_predictor(...)` works.
@@ -115,7 +118,7 @@ def _fit_scale(predictor, shape, scale):
 
 
 def predict_probabilities(predictor, images, eval_scales=(1.0,), add_flipped_images=False,
-                          batch_size=4, pad_multiple=16, crop_size=None):
+                          batch_size=4, pad_multiple=16, crop_size=None, tiling=None):
     """Averaged class probabilities at each image's size.
 
     Args:
@@ -124,6 +127,8 @@ def predict_probabilities(predictor, images, eval_scales=(1.0,), add_flipped_ima
       add_flipped_images: also run each scale left-right flipped.
       pad_multiple: the eval output stride (8 or 16): inputs are padded to OS*k+1.
       crop_size: pad every image to this fixed (H, W) instead (official eval_crop_size).
+      tiling: a deeplab_tf.tiling.Tiling: images above its pixel count are run in blended,
+        overlapping tiles (each tile at every scale and flip); None: whole images.
     Returns:
       list of float32 [H_i, W_i, C], each summing to 1 over C.
     """
@@ -131,6 +136,9 @@ def predict_probabilities(predictor, images, eval_scales=(1.0,), add_flipped_ima
         raise ValueError(f"{predictor.path} outputs class labels only (ArgMax inside): no "
                          "probabilities for multi-scale/flip averaging or the CRF; use a "
                          "model that outputs logits or probabilities")
+    if tiling is not None:
+        return _tiled(predictor, [np.asarray(im) for im in images], tiling, eval_scales,
+                      add_flipped_images, batch_size, pad_multiple, crop_size, labels_only=False)
     images = [np.asarray(im, np.float32) for im in images]
     totals = [None] * len(images)
     for scale in eval_scales:
@@ -155,16 +163,21 @@ def predict_probabilities(predictor, images, eval_scales=(1.0,), add_flipped_ima
 
 
 def predict_labels(predictor, images, eval_scales=(1.0,), add_flipped_images=False,
-                   batch_size=4, pad_multiple=16, crop_size=None):
-    """int32 [H_i, W_i] class maps; label-only .tflite files are supported (single scale)."""
+                   batch_size=4, pad_multiple=16, crop_size=None, tiling=None):
+    """int32 [H_i, W_i] class maps; label-only .tflite files are supported (single scale).
+    With tiling, tiled images are reduced to labels band by band (no whole-image
+    probabilities are kept)."""
+    if predictor.output == LABELS and (tuple(eval_scales) != (1.0,) or add_flipped_images):
+        raise ValueError(f"{predictor.path} outputs labels only (ArgMax inside): multi-scale "
+                         "and flipped evaluation need probabilities; use eval_scales=1.0 and "
+                         "no flip")
+    if tiling is not None:
+        return _tiled(predictor, [np.asarray(im) for im in images], tiling, eval_scales,
+                      add_flipped_images, batch_size, pad_multiple, crop_size, labels_only=True)
     if predictor.output != LABELS:
         probs = predict_probabilities(predictor, images, eval_scales, add_flipped_images,
                                       batch_size, pad_multiple, crop_size)
         return [p.argmax(-1).astype(np.int32) for p in probs]
-    if tuple(eval_scales) != (1.0,) or add_flipped_images:
-        raise ValueError(f"{predictor.path} outputs labels only (ArgMax inside): multi-scale "
-                         "and flipped evaluation need probabilities; use eval_scales=1.0 and "
-                         "no flip")
     images = [np.asarray(im, np.float32) for im in images]
     inputs = []
     for im in images:
@@ -174,3 +187,25 @@ def predict_labels(predictor, images, eval_scales=(1.0,), add_flipped_images=Fal
     outs = run_padded(predictor, inputs, batch_size, pad_multiple, crop_size)
     return [resize(o.astype(np.int32)[..., None], im.shape[:2], "nearest")[..., 0]
             for o, im in zip(outs, images)]
+
+
+def _tiled(predictor, images, tiling, eval_scales, add_flipped_images, batch_size,
+           pad_multiple, crop_size, labels_only):
+    """deeplab_tf.tiling around the untiled functions: every tile (and every image below the
+    tiling's pixel count) goes through predict_probabilities / predict_labels as before."""
+    from deeplab_tf import tiling as tiling_lib
+    tiling = tiling_lib.for_predictor(tiling, predictor)
+    whole = predict_labels if labels_only or predictor.output == LABELS else \
+        predict_probabilities
+    tile_fn = predict_labels if predictor.output == LABELS else predict_probabilities
+
+    def run_whole(chunk):
+        return whole(predictor, chunk, eval_scales, add_flipped_images, batch_size,
+                     pad_multiple, crop_size)
+
+    def run_tiles(tiles):
+        return tile_fn(predictor, tiles, eval_scales, add_flipped_images, batch_size,
+                       pad_multiple, crop_size)
+    return tiling_lib.predict_many(images, tiling, run_whole, run_tiles,
+                                   labels_only=labels_only,
+                                   label_model=predictor.output == LABELS, align=pad_multiple)

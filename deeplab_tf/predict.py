@@ -2,7 +2,7 @@
 
     python -m deeplab_tf.predict --model=deeplab.keras|SAVED_MODEL|model.tflite \
         --images='photos/*.jpg' --output_dir=out [--crf] [--eval_scales=...] \
-        [--add_flipped_images] [--dataset=voc2012]
+        [--add_flipped_images] [--dataset=voc2012] [--tile=513,513] [--tile_overlap=0.33]
 
 For each input NAME.EXT writes, in --output_dir:
   NAME.png          mode "P" (the dataset palette) with the class index in every pixel, the
@@ -10,6 +10,7 @@ For each input NAME.EXT writes, in --output_dir:
   NAME_overlay.png  the photo blended with the colour mask;
   NAME_panel.png    image | prediction | CRF (with --panels).
 Probabilities come from deeplab_tf.inference (pad to OS*k+1, multi-scale + flip, crop back);
+images above --tile_above_pixels run in overlapping tiles (deeplab_tf.tiling) in bounded memory;
 --crf refines them with the DenseCRF of deeplab_tf.postprocess.crf in a process pool.
 """
 if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
@@ -46,14 +47,17 @@ def define_flags():
     define("boolean", "panels", False, "Also write NAME_panel.png (image | prediction | CRF).")
     define("boolean", "skip_bad_images", False, "Skip unreadable images (listed at the end) "
            "instead of stopping at the first one.")
-    define("integer", "max_pixels", DEFAULT_MAX_PIXELS, "Refuse images with more pixels than "
-           "this (memory: about 0.65 GB per megapixel).")
+    define("integer", "max_pixels", DEFAULT_MAX_PIXELS, "With --tile=0 (whole images), refuse "
+           "images with more pixels than this (memory: about 0.65 GB per megapixel).")
     define("enum", "tflite_input_range", "auto", ["auto", "0_255", "minus_one_to_one"],
            "Input range of a float .tflite (auto: official files take [-1, 1]).")
+    from deeplab_tf import flags as common_flags
+    common_flags.define_tiling_flags()
 
 
 # One whole-image pass needs about 0.65 GB per megapixel at one scale (measured: a 4000x3000
-# photo peaks at 7.8 GB); larger images are refused rather than exhausting memory.
+# photo peaks at 7.8 GB): without tiling (--tile=0) larger images are refused rather than
+# exhausting memory; with tiling (the default) they run in tiles.
 DEFAULT_MAX_PIXELS = 3000 * 3000
 
 
@@ -72,7 +76,7 @@ def read_image(path, max_pixels=None):
                 raise UnreadableImage(
                     f"{path}: {width}x{height} ({width * height / 1e6:.1f} megapixels) is above "
                     f"--max_pixels={max_pixels} (one pass needs about 0.65 GB per megapixel); "
-                    "resize it or pass a larger --max_pixels")
+                    "tile it (--tile), resize it or pass a larger --max_pixels")
             return np.asarray(image.convert("RGB"))
     except UnreadableImage:
         raise
@@ -83,10 +87,12 @@ def read_image(path, max_pixels=None):
 def predict_files(predictor, paths, output_dir, *, colours, names=None, crf_params=None,
                   crf_processes=None, eval_scales=(1.0,), add_flipped_images=False,
                   batch_size=4, pad_multiple=16, panels=False, progress=True,
-                  max_pixels=DEFAULT_MAX_PIXELS, skipped=None):
+                  max_pixels=DEFAULT_MAX_PIXELS, skipped=None, tiling=None):
     """Writes NAME.png (class indices) and NAME_overlay.png per path; returns the written
     mask paths. With a list `skipped`, unreadable (or too large) images are appended to it as
-    (path, reason) and the others still run; without it the first one is an error."""
+    (path, reason) and the others still run; without it the first one is an error.
+    tiling: a deeplab_tf.tiling.Tiling (large images run in tiles; max_pixels is then not
+    applied), or None: whole images, those above max_pixels refused."""
     from PIL import Image
     from tqdm import tqdm
     from deeplab_tf import inference, viz
@@ -108,7 +114,7 @@ def predict_files(predictor, paths, output_dir, *, colours, names=None, crf_para
                 chunk, images = [], []
                 for path in paths[start:start + batch_size]:
                     try:
-                        images.append(read_image(path, max_pixels))
+                        images.append(read_image(path, None if tiling else max_pixels))
                         chunk.append(path)
                     except UnreadableImage as error:
                         if skipped is None:
@@ -117,14 +123,15 @@ def predict_files(predictor, paths, output_dir, *, colours, names=None, crf_para
                 if not chunk:
                     bar.update(len(paths[start:start + batch_size]))
                     continue
-                if predictor.output == inference.LABELS:
+                if refiner is None:   # labels only: tiled images never hold probabilities
                     probs = None
                     labels = inference.predict_labels(predictor, images, eval_scales,
-                                                      add_flipped_images, batch_size, pad_multiple)
+                                                      add_flipped_images, batch_size, pad_multiple,
+                                                      tiling=tiling)
                 else:
                     probs = inference.predict_probabilities(
                         predictor, images, eval_scales, add_flipped_images, batch_size,
-                        pad_multiple)
+                        pad_multiple, tiling=tiling)
                     labels = [p.argmax(-1) for p in probs]
                 refined = [None] * len(chunk)
                 if refiner:
@@ -154,7 +161,7 @@ def main(argv):
 
 
 def run():
-    from deeplab_tf import inference, viz
+    from deeplab_tf import inference, tiling, viz
     from deeplab_tf.postprocess import crf as crf_lib
     for name in ("model", "images", "output_dir"):
         if not FLAGS[name].value:
@@ -164,6 +171,7 @@ def run():
             sys.exit(f"predict: error: --{name}={FLAGS[name].value} must be >= 1")
     if os.path.exists(FLAGS.output_dir) and not os.path.isdir(FLAGS.output_dir):
         sys.exit(f"predict: error: --output_dir={FLAGS.output_dir} is an existing file")
+    tiles = tiling.from_flag_values(FLAGS.tile, FLAGS.tile_overlap, FLAGS.tile_above_pixels)
     paths = sorted(glob.glob(FLAGS.images)) if any(c in FLAGS.images for c in "*?[") else (
         [FLAGS.images] if os.path.isfile(FLAGS.images) else [])
     if not paths:
@@ -175,6 +183,7 @@ def run():
                      f"{predictor.kind}")
         predictor = inference.predictor_from_keras(inference.rebuild_at_output_stride(
             predictor.model, FLAGS.output_stride, FLAGS.preset), FLAGS.model)
+    tiles = tiling.for_predictor(tiles, predictor)   # a tile too large for a fixed-size model
     names = viz.class_names(FLAGS.dataset)
     if predictor.num_classes is not None and predictor.num_classes != len(names):
         sys.exit(f"predict: error: model {FLAGS.model} predicts {predictor.num_classes} classes "
@@ -187,7 +196,7 @@ def run():
         eval_scales=_scales(),
         add_flipped_images=FLAGS.add_flipped_images, batch_size=FLAGS.batch_size,
         pad_multiple=FLAGS.output_stride or 16, panels=FLAGS.panels,
-        max_pixels=FLAGS.max_pixels, skipped=skipped)
+        max_pixels=FLAGS.max_pixels, skipped=skipped, tiling=tiles)
     print(f"wrote {len(written)} masks and overlays to {FLAGS.output_dir}")
     if skipped:
         print(f"skipped {len(skipped)} image(s):", file=sys.stderr)

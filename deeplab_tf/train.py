@@ -83,7 +83,7 @@ def run(configs, log=print):
                                        output_stride=m.output_stride, **m.build_kwargs())
     model_config = dataclasses.replace(m, num_classes=num_classes,
                                        output_stride=info["output_stride"])
-    signature = ckpt_lib.model_signature(model, model_config, num_classes)
+    signature = ckpt_lib.model_signature(model, model_config, num_classes, d.crop_size)
     try:
         ckpt_lib.check_same_architecture(ckpt_lib.read_signature(t.model_dir), signature,
                                          t.model_dir)
@@ -151,7 +151,8 @@ def run(configs, log=print):
 
     # ---- save, evaluate, export ------------------------------------------------------------
     keras_path = os.path.join(t.model_dir, "model.keras")
-    model.save(keras_path)
+    from deeplab_tf.model_metadata import save_model
+    save_model(model, keras_path, input_size=d.crop_size)   # export's default TFLite size
     outputs["model"] = keras_path
     eval_dir = e.output_dir or os.path.join(t.model_dir, "eval")
     settings = {"model": keras_path, "preset": m.preset, "dataset": d.dataset, "split": e.split,

@@ -19,12 +19,15 @@ class ArchitectureMismatch(ValueError):
     """A checkpoint does not fit the model being trained."""
 
 
-def model_signature(model, model_config, num_classes):
+def model_signature(model, model_config, num_classes, input_size=None):
+    """The architecture of a run. input_size: the training crop (H, W), the model's own input
+    size for a fixed-size export (deeplab_tf.model_metadata says why the crop)."""
     return {
         "preset": model_config.preset,
         "num_classes": int(num_classes),
         "output_stride": model_config.output_stride,
         "overrides": [[k, v] for k, v in model_config.overrides],
+        "input_size": None if input_size is None else [int(v) for v in input_size],
         "weights": {w.path: list(w.shape) for w in model.weights},
     }
 

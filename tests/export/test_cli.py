@@ -34,6 +34,27 @@ def test_saved_model_from_a_keras_file(tmp_path):
         serve(images=tf.zeros((1, 71, 71, 3), tf.uint8))
 
 
+def test_tflite_default_input_size_is_the_models_own(tmp_path, capsys):
+    from deeplab_tf import model_metadata
+    model = tiny_model()
+    model_metadata.save_model(model, tmp_path / "own.keras", input_size=(41, 49))
+    result = run_export(f"--model={tmp_path / 'own.keras'}", "--format=tflite",
+                        f"--output={tmp_path / 'own.tflite'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    outputs, _, _ = run_tflite(tmp_path / "own.tflite", random_images((1, 41, 49, 3)))
+    assert outputs["probabilities"].shape == (1, 41, 49, 3)
+    model.save(tmp_path / "plain.keras")   # a plain model.save records nothing: 513x513
+    assert export.recorded_input_size(str(tmp_path / "plain.keras")) == (513, 513)
+    assert "records no input size; the TFLite input is 513x513" in capsys.readouterr().err
+    # A training run records its training crop in model_signature.json.
+    from deeplab_tf.config import ModelConfig
+    from deeplab_tf.training import checkpoints
+    config = ModelConfig("deeplabv3_mobilenetv2", num_classes=3)
+    checkpoints.write_signature(str(tmp_path / "run"), checkpoints.model_signature(
+        model, config, 3, input_size=(65, 33)))
+    assert export.recorded_input_size(checkpoint=str(tmp_path / "run" / "ckpt-1")) == (65, 33)
+
+
 def test_tflite_from_a_training_checkpoint(tmp_path):
     """--checkpoint=PREFIX of a training run: the model is rebuilt from model_signature.json."""
     from deeplab_tf.config import ModelConfig

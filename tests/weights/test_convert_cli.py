@@ -26,7 +26,10 @@ def test_convert_tflite_to_keras_file(tmp_path, converted_float):
     assert (summary["output_stride"], summary["num_classes"], summary["input_size"]) == (
         8, 21, [257, 257])
     assert summary["seconds"] < 30
-    loaded = keras.saving.load_model(output)
+    # The official file's 257x257 input is recorded: export's default TFLite input size.
+    from deeplab_tf import export
+    assert export.recorded_input_size(str(output)) == (257, 257)
+    loaded = keras.saving.load_model(output)   # the metadata entry does not disturb Keras
     image = load_rgb("segmentation_input_rotation0.jpg")
     np.testing.assert_array_equal(logits(loaded, image), logits(converted_float[0], image))
 
