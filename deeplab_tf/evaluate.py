@@ -57,6 +57,9 @@ def define_flags():
     _define("integer", "eval_batch_size", 4, "Images per model call.")
     _define("integer", "max_images", 0, "Evaluate only the first N images (0: all).")
     _define("integer", "num_panels", 8, "Write image|prediction|CRF|truth panels for N images.")
+    _define("boolean", "save_label_ids", False, "Also write every prediction in the evaluation "
+            "server's format into OUTPUT/label_ids/ (Cityscapes ID_labelIds.png with the "
+            "official label ids, VOC palette PNGs).")
     _define("integer", "crf_processes", 0, "CRF worker processes (0: one per CPU core).")
     _define("string", "crf_params", None, "JSON file of CRF parameters (crf_search output); "
             "default: the DeepLab v2 values for the backbone.")
@@ -138,6 +141,9 @@ def run():
         FLAGS.output_dir = os.path.join(run_dir, f"evaluate_{FLAGS.eval_split}")
     if not FLAGS.data_folder and not FLAGS.data_dir:
         _fail("pass --data_folder=RAW_FOLDER (official layout) or --data_dir=TFRECORDS")
+    if FLAGS.save_label_ids:
+        from deeplab_tf import server_formats
+        server_formats.check_dataset(FLAGS.dataset)
     for name, low in (("eval_batch_size", 1), ("max_images", 0), ("num_panels", 0),
                       ("crf_processes", 0)):
         if FLAGS[name].value < low:
@@ -180,7 +186,9 @@ def run():
         pad_multiple=eval_output_stride() or 16, crop_size=crop,
         panels_dir=os.path.join(FLAGS.output_dir, "panels"),
         num_panels=FLAGS.num_panels, colours=viz.palette(FLAGS.dataset), total=total,
-        tiling=tiles)
+        tiling=tiles,
+        label_ids_dir=os.path.join(FLAGS.output_dir, "label_ids") if FLAGS.save_label_ids
+        else None, label_ids_dataset=FLAGS.dataset)
     if result["images"] == 0:
         _fail(f"split {split!r} of {FLAGS.data_folder or FLAGS.data_dir} has no images")
     settings = {"model": predictor.path, "dataset": FLAGS.dataset, "split": split,

@@ -65,15 +65,18 @@ def record_examples(data_config, split):
 def evaluate(predictor, examples, num_classes, *, class_names, eval_scales=(1.0,),
              add_flipped_images=False, crf_params=None, crf_processes=None, batch_size=4,
              pad_multiple=16, crop_size=None, panels_dir=None, num_panels=0, colours=None,
-             ignore_label=255, total=None, progress=True, tiling=None):
+             ignore_label=255, total=None, progress=True, tiling=None, label_ids_dir=None,
+             label_ids_dataset=None):
     """Confusion matrices over all examples (iterable of (id, image, label, source)); with
-    tiling (deeplab_tf.tiling.Tiling) images above its pixel count run in blended tiles.
+    tiling (deeplab_tf.tiling.Tiling) images above its pixel count run in blended tiles; with
+    label_ids_dir, every prediction is also written there in the evaluation server's format of
+    label_ids_dataset (deeplab_tf.server_formats).
 
     Returns {"metrics": ..., "matrix": [C, C], "without_crf": ... (with CRF), "images": n,
     "seconds": {...}}.
     """
     from tqdm import tqdm
-    from deeplab_tf import inference, viz
+    from deeplab_tf import inference, server_formats, viz
     from deeplab_tf.paths import inside
     from deeplab_tf.postprocess import crf as crf_lib
     from deeplab_tf.training.metrics import ConfusionMatrix
@@ -84,6 +87,9 @@ def evaluate(predictor, examples, num_classes, *, class_names, eval_scales=(1.0,
         raise ValueError(f"--crf needs probabilities; {predictor.path} outputs labels only")
     if panels_dir and num_panels:
         os.makedirs(panels_dir, exist_ok=True)
+    if label_ids_dir:
+        server_formats.check_dataset(label_ids_dataset)
+        os.makedirs(label_ids_dir, exist_ok=True)
     plain = ConfusionMatrix(num_classes, ignore_label, class_names)
     refined = ConfusionMatrix(num_classes, ignore_label, class_names) if crf_params else None
     refiner = crf_lib.CRFRefiner(crf_params, crf_processes) if crf_params else None
@@ -114,6 +120,9 @@ def evaluate(predictor, examples, num_classes, *, class_names, eval_scales=(1.0,
             plain.update(labels[i], pred, name=sources[i])
             if refined:
                 refined.update(labels[i], cpred, name=sources[i])
+            if label_ids_dir:
+                server_formats.save_label_ids(pred if cpred is None else cpred,
+                                              inside(label_ids_dir, ids[i]), label_ids_dataset)
             if panels_dir and count < num_panels:
                 viz.panel(images[i], pred, inside(panels_dir, f"{ids[i]}.png"), colours,
                           class_names, crf=cpred, label=labels[i], title=ids[i])

@@ -45,6 +45,9 @@ def define_flags():
     define("integer", "batch_size", 4, "Images per model call.")
     define("integer", "crf_processes", 0, "CRF worker processes (0: one per CPU core).")
     define("boolean", "panels", False, "Also write NAME_panel.png (image | prediction | CRF).")
+    define("boolean", "save_label_ids", False, "Also write the evaluation server's files into "
+           "OUTPUT/label_ids/: Cityscapes NAME_labelIds.png (official label ids), VOC palette "
+           "PNGs of the class indices.")
     define("boolean", "skip_bad_images", False, "Skip unreadable images (listed at the end) "
            "instead of stopping at the first one.")
     define("integer", "max_pixels", DEFAULT_MAX_PIXELS, "With --tile=0 (whole images), refuse "
@@ -87,17 +90,25 @@ def read_image(path, max_pixels=None):
 def predict_files(predictor, paths, output_dir, *, colours, names=None, crf_params=None,
                   crf_processes=None, eval_scales=(1.0,), add_flipped_images=False,
                   batch_size=4, pad_multiple=16, panels=False, progress=True,
-                  max_pixels=DEFAULT_MAX_PIXELS, skipped=None, tiling=None):
+                  max_pixels=DEFAULT_MAX_PIXELS, skipped=None, tiling=None,
+                  label_ids_dataset=None):
     """Writes NAME.png (class indices) and NAME_overlay.png per path; returns the written
     mask paths. With a list `skipped`, unreadable (or too large) images are appended to it as
     (path, reason) and the others still run; without it the first one is an error.
     tiling: a deeplab_tf.tiling.Tiling (large images run in tiles; max_pixels is then not
-    applied), or None: whole images, those above max_pixels refused."""
+    applied), or None: whole images, those above max_pixels refused.
+    label_ids_dataset: also write the evaluation server's file of each image into
+    OUTPUT/label_ids/ (deeplab_tf.server_formats: Cityscapes *_labelIds.png, VOC palette
+    PNGs)."""
     from PIL import Image
     from tqdm import tqdm
-    from deeplab_tf import inference, viz
+    from deeplab_tf import inference, server_formats, viz
     from deeplab_tf.paths import inside
     from deeplab_tf.postprocess import crf as crf_lib
+    label_ids_dir = os.path.join(output_dir, "label_ids")
+    if label_ids_dataset:
+        server_formats.check_dataset(label_ids_dataset)
+        os.makedirs(label_ids_dir, exist_ok=True)
     if crf_params is not None and predictor.output == inference.LABELS:
         raise ValueError(f"--crf needs probabilities; {predictor.path} outputs labels only")
     stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
@@ -140,6 +151,9 @@ def predict_files(predictor, paths, output_dir, *, colours, names=None, crf_para
                     stem = inside(output_dir, os.path.splitext(os.path.basename(path))[0])
                     final = plain if crf_out is None else crf_out
                     written.append(viz.save_index_png(final, stem + ".png", colours))
+                    if label_ids_dataset:
+                        server_formats.save_label_ids(final, inside(
+                            label_ids_dir, os.path.basename(stem)), label_ids_dataset)
                     Image.fromarray(viz.overlay(image, final, colours)).save(
                         stem + "_overlay.png")
                     if panels:
@@ -169,6 +183,12 @@ def run():
     for name in ("batch_size", "max_pixels"):
         if FLAGS[name].value < 1:
             sys.exit(f"predict: error: --{name}={FLAGS[name].value} must be >= 1")
+    if FLAGS.save_label_ids:
+        from deeplab_tf import server_formats
+        try:
+            server_formats.check_dataset(FLAGS.dataset)
+        except ValueError as error:
+            sys.exit(f"predict: error: {error}")
     if os.path.exists(FLAGS.output_dir) and not os.path.isdir(FLAGS.output_dir):
         sys.exit(f"predict: error: --output_dir={FLAGS.output_dir} is an existing file")
     tiles = tiling.from_flag_values(FLAGS.tile, FLAGS.tile_overlap, FLAGS.tile_above_pixels)
@@ -196,7 +216,8 @@ def run():
         eval_scales=_scales(),
         add_flipped_images=FLAGS.add_flipped_images, batch_size=FLAGS.batch_size,
         pad_multiple=FLAGS.output_stride or 16, panels=FLAGS.panels,
-        max_pixels=FLAGS.max_pixels, skipped=skipped, tiling=tiles)
+        max_pixels=FLAGS.max_pixels, skipped=skipped, tiling=tiles,
+        label_ids_dataset=FLAGS.dataset if FLAGS.save_label_ids else None)
     print(f"wrote {len(written)} masks and overlays to {FLAGS.output_dir}")
     if skipped:
         print(f"skipped {len(skipped)} image(s):", file=sys.stderr)
