@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Parallel test workers; each TensorFlow process also uses the cores, so two is the sweet spot.
-# --dist loadgroup: a module marked xdist_group runs on one worker (its fixture built once).
 TEST_WORKERS ?= 2
 
 .PHONY: demo test clean
@@ -26,7 +25,7 @@ demo: $(VENV)/.installed
 	$(PY) -m deeplab_tf.train --flagfile=experiments/quickstart.flags
 
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=40 tests
+	$(PY) -m pytest -n $(TEST_WORKERS) --durations=40 tests
 
 clean:
 	rm -rf $(VENV) runs

@@ -13,10 +13,6 @@ from tests.conftest import shared_path
 from tests.test_evaluate import _cli
 
 
-# One worker runs the whole module, so its module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("test_evaluate_official")
-
-
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
     from deeplab_tf.convert import convert

@@ -8,10 +8,6 @@ from deeplab_tf import inference
 from tests.conftest import shared_path
 
 
-# One worker runs the whole module, so its module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("test_inference")
-
-
 def tiny_model(num_classes=3, seed=0):
     """A tiny fully convolutional net with the build_model contract (0..255 in, logits out at
     input size, align-corners upsampling), independent of the model builders."""

@@ -7,9 +7,6 @@ from PIL import Image
 from deeplab_tf import inference, predict, tiling, viz
 from tests.test_inference import _tflite, tiny_model
 
-pytestmark = pytest.mark.xdist_group("test_tiling")
-
-
 @pytest.fixture(scope="module")
 def keras_pred():
     return inference.predictor_from_keras(tiny_model(num_classes=3))

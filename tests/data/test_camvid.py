@@ -11,10 +11,6 @@ from tests.conftest import shared_path
 from tests.data.conftest import read_records
 
 
-# One worker runs the whole module, so its module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("test_camvid")
-
-
 @pytest.fixture(scope="module")
 def camvid_records(tmp_path_factory):
     raw = shared_path("camvid")

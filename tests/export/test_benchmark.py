@@ -51,18 +51,17 @@ def test_latency_and_pipeline_at_a_tiny_size(tmp_path):
     assert "median ms" in result.stdout and "images/s" in result.stdout
 
 
-@pytest.mark.slow  # ~20-30 s: two train-step processes (each imports TF and traces once)
+@pytest.mark.slow  # ~15 s: a train-step process (imports TF and traces once)
 def test_training_images_per_second_per_configuration(tmp_path):
     result = run_benchmark("--what=training", "--training_configs=deeplabv3_mobilenetv2_dm05:16:2",
-                           "--training_precisions=none,mixed_bfloat16", "--training_xla=off",
+                           "--training_precisions=none", "--training_xla=off",
                            "--training_crop=33", "--training_steps=1",
                            f"--output_json={tmp_path / 'out.json'}")
     assert result.returncode == 0, result.stderr[-2000:]
     rows = json.loads((tmp_path / "out.json").read_text())["training"]
     assert [(r["preset"], r["output_stride"], r["batch"], r["crop"], r["mixed_precision"],
              r["xla"]) for r in rows] == [
-        ("deeplabv3_mobilenetv2_dm05", 16, 2, 33, "none", False),
-        ("deeplabv3_mobilenetv2_dm05", 16, 2, 33, "mixed_bfloat16", False)]
+        ("deeplabv3_mobilenetv2_dm05", 16, 2, 33, "none", False)]   # (16-bit: test_precision)
     assert all(r["images_per_second"] > 0 and r["cpu_seconds_per_step"] > 0 for r in rows)
     assert "img/s" in result.stdout
 

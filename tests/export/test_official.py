@@ -16,10 +16,6 @@ from tests.conftest import shared_path
 from tests.export.conftest import run_tflite
 
 
-# One worker runs the whole module, so its module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("test_official")
-
-
 def photo(name, size=None):
     image = Image.open(shared_path("official", name)).convert("RGB")
     if size is not None and image.size != size:

@@ -8,10 +8,6 @@ from deeplab_tf import export
 from tests.export.conftest import random_images, run_tflite, tiny_preset
 
 
-# One worker runs the whole module, so its module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("test_presets")
-
-
 # Xception-65 has ~735 variables even at tiny width: saving/loading it takes ~10-30 s.
 @pytest.fixture(scope="module", params=[
     "deeplabv3_mobilenetv2",

@@ -12,10 +12,6 @@ from PIL import Image
 from deeplab_tf import export
 from tests.export.conftest import random_images
 
-# One worker runs the whole module, so its module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("test_saved_model")
-
-
 SAVED_MODEL_CLI = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
 
 

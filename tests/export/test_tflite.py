@@ -7,10 +7,6 @@ import tensorflow as tf
 from deeplab_tf import export
 from tests.export.conftest import random_images, run_tflite
 
-# One worker runs the whole module, so its module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("test_tflite")
-
-
 SIZE = (33, 45)
 
 

@@ -7,23 +7,21 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
-
-
-# One worker runs the whole module, so its module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("test_bad_inputs")
+from tests.conftest import REPO, once_per_run
 
 
 @pytest.fixture(scope="module")
 def results(synthetic_data, tmp_path_factory):
-    work = tmp_path_factory.mktemp("bad_inputs")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, str(REPO / "tests/training/_bad_inputs.py"),
-                           synthetic_data, str(work)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
-    assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULTS "):])
+    def run_cases():
+        work = tmp_path_factory.mktemp("bad_inputs")
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+        proc = subprocess.run([sys.executable, str(REPO / "tests/training/_bad_inputs.py"),
+                               synthetic_data, str(work)], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=600)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
+        assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return json.loads(lines[-1][len("RESULTS "):])
+    return once_per_run(tmp_path_factory, "bad_inputs", run_cases)   # one run for both workers
 
 
 @pytest.mark.slow

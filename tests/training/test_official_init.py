@@ -26,10 +26,6 @@ from deeplab_tf.weights.official import OfficialWeightsError, official_tensors
 from tests.conftest import shared_path
 from tests.training.imagenet_checkpoints import backbone_scope, write_imagenet_checkpoint
 
-# One worker runs the whole module, so its module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("test_official_init")
-
-
 TINY = {"width_multiplier": 0.125}
 NUM_CLASSES = 3
 

@@ -14,10 +14,6 @@ from deeplab_tf.weights.official import (OfficialWeights, OfficialWeightsError,
                                          load_official_weights, official_tensors)
 from tests.weights.conftest import load_rgb
 
-# One worker runs the whole module, so its module-scoped fixture is built once.
-pytestmark = pytest.mark.xdist_group("test_official_map")
-
-
 TINY = dict(num_classes=3, width_multiplier=0.125)
 
 
