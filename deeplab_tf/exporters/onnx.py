@@ -34,6 +34,33 @@ def convert_to_onnx(model, *, input_dtype="uint8", opset=OPSET):
                 "probabilities": tf.nn.softmax(logits, axis=-1)}
 
     proto, _ = tf2onnx.convert.from_function(serve, input_signature=spec, opset=opset)
+    return explicit_atrous_padding(proto)
+
+
+def explicit_atrous_padding(proto):
+    """Rewrites dilated stride-1 Conv nodes from auto_pad SAME_UPPER to explicit pads.
+
+    tf2onnx keeps TF's "same" padding as auto_pad=SAME_UPPER, which onnxruntime's CPU
+    convolution refuses when the conv is dilated ("Dilation not supported for
+    AutoPadType::SAME_UPPER": every atrous ResNet block). At stride 1 "same" padding does not
+    depend on the input size, (k - 1) * dilation in total per axis with the extra pixel at the
+    end (TF's convention), so it can be written as fixed pads."""
+    import onnx
+    for node in proto.graph.node:
+        if node.op_type != "Conv":
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        auto_pad = attrs.get("auto_pad")
+        dilations = list(attrs["dilations"].ints) if "dilations" in attrs else []
+        strides = list(attrs["strides"].ints) if "strides" in attrs else []
+        kernel = list(attrs["kernel_shape"].ints) if "kernel_shape" in attrs else []
+        if (auto_pad is None or auto_pad.s != b"SAME_UPPER" or not kernel
+                or all(d == 1 for d in dilations) or any(s != 1 for s in strides)):
+            continue
+        totals = [(k - 1) * d for k, d in zip(kernel, dilations or [1] * len(kernel))]
+        pads = [t // 2 for t in totals] + [t - t // 2 for t in totals]
+        node.attribute.remove(auto_pad)
+        node.attribute.append(onnx.helper.make_attribute("pads", pads))
     return proto
 
 

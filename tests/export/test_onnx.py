@@ -31,3 +31,32 @@ def test_official_mobilenetv2_in_onnxruntime_matches_keras(tmp_path):
         export.export_onnx(model, path)
     with pytest.raises(ValueError, match="input_dtype='int8'"):
         export.export_onnx(model, tmp_path / "other.onnx", input_dtype="int8")
+
+
+def test_dilated_same_convs_get_explicit_pads_that_onnxruntime_runs():
+    """The atrous ResNet blocks: tf2onnx writes auto_pad=SAME_UPPER, which onnxruntime refuses
+    with dilations; the rewrite must compute TF's "same" dilated convolution."""
+    import onnx
+    import onnxruntime
+    import tensorflow as tf
+    from onnx import TensorProto, helper
+    from deeplab_tf.exporters.onnx import explicit_atrous_padding
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(2, 3, 3, 3)).astype(np.float32)          # OIHW
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], dilations=[2, 3],
+                            strides=[1, 1], auto_pad="SAME_UPPER")
+    graph = helper.make_graph(
+        [conv], "atrous", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 9, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 9, 8])],
+        [helper.make_tensor("w", TensorProto.FLOAT, kernel.shape, kernel.ravel())])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(Exception, match="Dilation not supported"):
+        onnxruntime.InferenceSession(proto.SerializeToString()).run(
+            None, {"x": np.zeros((1, 3, 9, 8), np.float32)})
+    fixed = explicit_atrous_padding(proto)
+    onnx.checker.check_model(fixed)
+    x = rng.normal(size=(1, 3, 9, 8)).astype(np.float32)
+    got = onnxruntime.InferenceSession(fixed.SerializeToString()).run(None, {"x": x})[0]
+    expected = tf.nn.conv2d(x.transpose(0, 2, 3, 1), kernel.transpose(2, 3, 1, 0), 1, "SAME",
+                            dilations=[2, 3]).numpy().transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
