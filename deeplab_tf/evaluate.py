@@ -44,9 +44,10 @@ def define_flags():
     """Defines the flags (only when run as a program, so importing this module as a library
     never touches absl FLAGS). The training flag groups are defined too, so
     `--flagfile=experiments/X.flags` parses as is."""
-    for group in ("define_model_flags", "define_data_flags", "define_train_flags",
-                  "define_eval_flags", "define_export_flags"):
-        getattr(common_flags, group, lambda: None)()
+    for define_group in (common_flags.define_model_flags, common_flags.define_data_flags,
+                         common_flags.define_train_flags, common_flags.define_eval_flags,
+                         common_flags.define_export_flags):
+        define_group()
     _define("string", "checkpoint", None, "Training model_dir (its latest checkpoint), RUN/best "
             "(the best evaluation of the run) or a checkpoint prefix to evaluate.")
     _define("string", "model", None, "A .keras file, a SavedModel folder or a .tflite file.")

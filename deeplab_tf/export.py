@@ -29,7 +29,8 @@ from deeplab_tf.exporters.onnx import export_onnx
 from deeplab_tf.exporters.saved_model import (BYTES_KEY, CLASS_NAMES_ASSET, DEFAULT_MAX_PIXELS,
                                               SERVING_KEY, export_saved_model)
 from deeplab_tf.exporters.tflite import (IO_DTYPES, QUANTIZE_MODES, convert_to_tflite,
-                                         export_tflite)
+                                         export_tflite, representative_images_from_files,
+                                         representative_images_from_pipeline)
 
 __all__ = ["atomic_output", "export_saved_model", "convert_to_tflite", "export_tflite",
            "export_onnx",
@@ -130,34 +131,6 @@ def dataset_class_names(dataset, num_classes):
         raise ValueError(f"--dataset={dataset} has {len(names)} classes but the model has "
                          f"{num_classes}: pass --class_names_file or the right --dataset")
     return names
-
-
-def representative_images_from_pipeline(data_config, split, input_size, count):
-    """Yields `count` float images [H, W, 3] (0..255) at input_size from build_dataset.
-
-    Training-mode crops (random scale, crop, flip) of the split give calibration images of the
-    export's input size that look like what the model sees.
-    """
-    import dataclasses
-    from deeplab_tf.data.pipeline import build_dataset
-    config = dataclasses.replace(data_config, crop_size=tuple(input_size), batch_size=1)
-    dataset = build_dataset(config, split, training=True)
-    for batch in dataset.take(count):
-        yield batch["image"][0].numpy()
-
-
-def representative_images_from_files(pattern, input_size, count=0):
-    """Yields float images [H, W, 3] (0..255) read from files matching a glob, resized."""
-    import glob
-    import numpy as np
-    from PIL import Image
-    paths = sorted(glob.glob(pattern))
-    if not paths:
-        raise FileNotFoundError(f"--representative_images={pattern} matches no file")
-    for path in paths[:count or None]:
-        with Image.open(path) as image:
-            image = image.convert("RGB").resize(tuple(input_size)[::-1], Image.BILINEAR)
-            yield np.asarray(image, dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -104,11 +104,8 @@ def predictor_from_keras(model, path="<keras.Model>"):
 
 def _load_keras(path, output_stride, preset):
     import keras
-    import deeplab_tf.models.layers  # noqa: F401  (registers the custom layers)
-    try:
-        import deeplab_tf.models  # noqa: F401  (registers every custom layer, when present)
-    except ImportError:
-        pass
+    from deeplab_tf import registration
+    registration.register()   # every custom layer the package saves
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a .keras file (a .keras file is a zip archive; this "
                          "one is not, or is truncated)")

@@ -55,7 +55,7 @@ def run(configs, log=print):
     from deeplab_tf.training import checkpoints as ckpt_lib
     from deeplab_tf.training import precision
     from deeplab_tf.training.initialization import check_init_architecture, initialize
-    from deeplab_tf.training.strategy import input_context, is_chief, make_strategy, split_cpu
+    from deeplab_tf.training.strategy import is_chief, make_strategy, split_cpu
 
     if FLAGS.num_cpu_replicas > 0:
         split_cpu(FLAGS.num_cpu_replicas)

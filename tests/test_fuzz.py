@@ -7,7 +7,6 @@ tests/export/test_saved_model.py (test_damaged_image_bytes_...)."""
 import os
 
 import numpy as np
-import pytest
 
 from tests.conftest import shared_path
 

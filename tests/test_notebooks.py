@@ -11,7 +11,6 @@ sys.executable), so `make test`'s fresh .venv is used whatever kernels Jupyter k
 """
 import json
 import os
-import pathlib
 import sys
 import time
 

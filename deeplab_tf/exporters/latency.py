@@ -82,29 +82,36 @@ def _calibration(size, count, voc_dir, work_dir):
         rng = np.random.default_rng(0)
         return [rng.uniform(0, 255, (size, size, 3)).astype(np.float32) for _ in range(count)], \
             "random images"
-    from deeplab_tf import export
     from deeplab_tf.config import DataConfig
     from deeplab_tf.data import prepare
+    from deeplab_tf.exporters.tflite import representative_images_from_pipeline
     records = os.path.join(work_dir, "voc_records")
     if not os.path.exists(records):
         prepare.prepare("voc2012", voc_dir, records, splits=["train", "val"], progress=False)
     config = DataConfig(dataset="voc2012", data_dir=records)
-    images = list(export.representative_images_from_pipeline(config, "train", (size, size), count))
+    images = list(representative_images_from_pipeline(config, "train", (size, size), count))
     return images, f"{count} pipeline crops of {voc_dir}"
 
 
 def _float_twin(official_path, threads, runs, warmup, work_dir, log):
     """Our float TFLite export of the converted official float file, at the file's own size."""
-    from deeplab_tf import export
-    from deeplab_tf.convert import convert
-    model, arch, _ = convert("official_tflite", official_path)
+    from deeplab_tf.exporters.tflite import export_tflite
+    model, arch = _converted(official_path)
     log(f"timing our float export of {OFFICIAL_FLOAT}")
     path = os.path.join(work_dir, "official_float_twin.tflite")
-    export.export_tflite(model, path, overwrite=True, input_size=arch.input_size)
+    export_tflite(model, path, overwrite=True, input_size=arch.input_size)
     row = {"model": f"{arch.preset} (official float weights)", "runtime": "tflite_float",
            "weights": "official (converted from the float file)",
            **_time_predictor(path, arch.input_size[0], threads, runs, warmup)}
     return row
+
+
+def _converted(path):
+    """(keras.Model, Architecture) of an official .tflite file (deeplab_tf.pretrained)."""
+    from deeplab_tf.pretrained import build_from_weights, read_official
+    from deeplab_tf.weights.architecture import infer_architecture
+    weights = read_official(path)
+    return build_from_weights(None, weights, name=path), infer_architecture(weights)
 
 
 def _model(preset, official_dir):
@@ -112,16 +119,15 @@ def _model(preset, official_dir):
     import deeplab_tf
     official = os.path.join(official_dir or "", OFFICIAL_INT8)
     if preset == "deeplabv3_mobilenetv2" and official_dir and os.path.exists(official):
-        from deeplab_tf.convert import convert
-        model, _, _ = convert("official_tflite", official)
-        return model, "official (converted from the int8 file)"
+        return _converted(official)[0], "official (converted from the int8 file)"
     return deeplab_tf.build_model(preset), "initial"
 
 
 def latency(presets, runtimes, size, threads, runs, warmup, official_dir, voc_dir,
             calibration_images, work_dir, log=print):
     """Rows {"model", "runtime", "input", "median_ms", ...} for our models and official files."""
-    from deeplab_tf import export
+    from deeplab_tf.exporters.saved_model import export_saved_model
+    from deeplab_tf.exporters.tflite import export_tflite
     rows = []
     if official_dir:
         for name in (OFFICIAL_INT8, OFFICIAL_FLOAT):
@@ -149,17 +155,17 @@ def latency(presets, runtimes, size, threads, runs, warmup, official_dir, voc_di
                 row.update(time_call(lambda: predictor.run(batch), runs, warmup),
                            input=f"{size}x{size}")
             elif runtime == "saved_model":
-                export.export_saved_model(model, path, overwrite=True)
+                export_saved_model(model, path, overwrite=True)
                 row.update(_time_predictor(path, size, threads, runs, warmup))
             elif runtime == "tflite_float":
-                export.export_tflite(model, path + ".tflite", overwrite=True,
+                export_tflite(model, path + ".tflite", overwrite=True,
                                      input_size=(size, size))
                 row.update(_time_predictor(path + ".tflite", size, threads, runs, warmup))
             elif runtime == "tflite_int8":
                 if calibration is None:
                     calibration = _calibration(size, calibration_images, voc_dir, work_dir)
                 row["calibration"] = calibration[1]
-                export.export_tflite(model, path + ".tflite", overwrite=True,
+                export_tflite(model, path + ".tflite", overwrite=True,
                                      input_size=(size, size), quantize="int8", argmax=True,
                                      io_dtype="uint8", representative_data=calibration[0])
                 row.update(_time_predictor(path + ".tflite", size, threads, runs, warmup))

@@ -104,7 +104,7 @@ def _build_servable(model, class_names, max_pixels, class_names_path):
             # image); other formats are checked after decoding, in predict().
             pixels = header_pixels(data)
         limit = tf.debugging.Assert(pixels <= max_pixels, [
-            f"image_bytes: element", index, f"is an image over the pixel limit max_pixels="
+            "image_bytes: element", index, f"is an image over the pixel limit max_pixels="
             f"{max_pixels} (its header says H*W =", pixels, ")"])
         with tf.control_dependencies([limit]):
             return tf.io.decode_image(data, channels=3, expand_animations=False,

@@ -112,3 +112,32 @@ def export_tflite(model, output, *, overwrite=False, **kwargs):
     with atomic_output(output, overwrite) as staged:
         staged.write_bytes(convert_to_tflite(model, **kwargs))
     return str(output)
+
+
+# Calibration images for int8 (export --quantize=int8, the latency benchmark).
+def representative_images_from_pipeline(data_config, split, input_size, count):
+    """Yields `count` float images [H, W, 3] (0..255) at input_size from build_dataset.
+
+    Training-mode crops (random scale, crop, flip) of the split give calibration images of the
+    export's input size that look like what the model sees.
+    """
+    import dataclasses
+    from deeplab_tf.data.pipeline import build_dataset
+    config = dataclasses.replace(data_config, crop_size=tuple(input_size), batch_size=1)
+    dataset = build_dataset(config, split, training=True)
+    for batch in dataset.take(count):
+        yield batch["image"][0].numpy()
+
+
+def representative_images_from_files(pattern, input_size, count=0):
+    """Yields float images [H, W, 3] (0..255) read from files matching a glob, resized."""
+    import glob
+    import numpy as np
+    from PIL import Image
+    paths = sorted(glob.glob(pattern))
+    if not paths:
+        raise FileNotFoundError(f"--representative_images={pattern} matches no file")
+    for path in paths[:count or None]:
+        with Image.open(path) as image:
+            image = image.convert("RGB").resize(tuple(input_size)[::-1], Image.BILINEAR)
+            yield np.asarray(image, dtype=np.float32)

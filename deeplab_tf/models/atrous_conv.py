@@ -190,7 +190,9 @@ def _conv_by_taps(x, kernel, rate):
             if h1 <= h0 or w1 <= w0:
                 continue  # this tap only ever reads padding
             x_view = tf.reshape(x[:, h0 + di:h1 + di, w0 + dj:w1 + dj, :], [-1, channels_in])
-            # Summed in float32: one rounding to x.dtype at the end, as a convolution kernel.
+            # In 16-bit each tap's matmul already rounds its product to x.dtype; the taps are
+            # then summed in float32 and rounded once more at the end (a convolution kernel
+            # rounds once), so results can differ from tf.nn.convolution by a few ulps.
             y = tf.cast(tf.reshape(tf.matmul(x_view, kernel[i, j]),
                                    [batch, h1 - h0, w1 - w0, channels_out]), tf.float32)
             if (h0, h1, w0, w1) != (0, height, 0, width):

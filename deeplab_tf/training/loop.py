@@ -14,7 +14,6 @@ import os
 import signal
 import time
 
-import numpy as np
 import tensorflow as tf
 
 from deeplab_tf.training import checkpoints as ckpt_lib

@@ -176,16 +176,6 @@ def reduce_confusion_matrix(strategy, per_replica_matrix):
     return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_matrix, axis=None)
 
 
-def distributed_confusion_matrix(strategy, replica_fn, batch, num_classes):
-    """Runs replica_fn(batch) -> (labels, predictions[, mask]) per replica; returns the summed
-    int64 [C, C] matrix. Use inside a tf.function over a distributed dataset's elements."""
-    def step(b):
-        out = replica_fn(b)
-        return confusion_matrix_tf(out[0], out[1], num_classes,
-                                   mask=out[2] if len(out) > 2 else None)
-    return reduce_confusion_matrix(strategy, strategy.run(step, args=(batch,)))
-
-
 def distributed_evaluation_matrix(model, strategy, make_dataset, num_classes,
                                   ignore_label=IGNORE_LABEL, max_batches=0):
     """Single-scale whole-image evaluation of a keras.Model under a tf.distribute strategy

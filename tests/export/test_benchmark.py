@@ -5,7 +5,6 @@ import sys
 
 import pytest
 
-from deeplab_tf import benchmark
 from deeplab_tf.exporters import latency
 from deeplab_tf.training import speed
 from tests.conftest import SHARED_DATA

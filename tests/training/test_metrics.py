@@ -103,7 +103,9 @@ def test_summed_across_replicas_under_mirrored_strategy():
         dist = strategy.experimental_distribute_dataset(ds)
         @tf.function
         def run(b):
-            return metrics.distributed_confusion_matrix(strategy, lambda x: (x["l"], x["p"]), b, 4)
+            per_replica = strategy.run(
+                lambda x: metrics.confusion_matrix_tf(x["l"], x["p"], 4), args=(b,))
+            return metrics.reduce_confusion_matrix(strategy, per_replica)
         total = sum(run(b).numpy() for b in dist)
         assert strategy.num_replicas_in_sync == 2
         np.testing.assert_array_equal(total, metrics.confusion_matrix(labels, preds, 4))

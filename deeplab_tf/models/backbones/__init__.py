@@ -14,11 +14,10 @@ Contract for a backbone builder (one function per family, in its own module):
       whose nominal stride is s (present for s <= output_stride), and "out" is the final feature
       map [B, (H-1)/OS+1, (W-1)/OS+1, C] (for H of the form OS*k+1).
 
-BackboneSpec.decoder_endpoint names the stride-4 endpoint the v3+ decoder uses.
 """
 import dataclasses
 import importlib
-from typing import Callable, Optional, Tuple
+from typing import Callable, Tuple
 
 OUTPUT_STRIDES = (8, 16, 32)
 
@@ -32,7 +31,6 @@ class BackboneSpec:
     bn: dict                     # official BatchNorm defaults {"momentum", "epsilon"}
     official_scope: str          # e.g. "resnet_v1_101", "xception_65", "MobilenetV2"
     output_strides: Tuple[int, ...] = OUTPUT_STRIDES
-    decoder_endpoint: Optional[int] = 4
     kwargs: dict = dataclasses.field(default_factory=dict)  # fixed builder arguments
     # The Keras ImageNet file family that fits (weights/imagenet.py); "" = `name`.
     imagenet_family: str = ""
@@ -65,19 +63,18 @@ _BN_SEGNET = {"momentum": 0.99, "epsilon": 1e-3}
 # One literal dict, no dispatch by substring.
 BACKBONES = {spec.name: spec for spec in (
     # v1/v2: Caffe VGG-16 (no BatchNorm), DeepLab-LargeFOV form.
-    BackboneSpec("vgg16", "vgg16", "build_vgg16", "caffe_bgr_mean", {}, "vgg_16",
-                 decoder_endpoint=4),
+    BackboneSpec("vgg16", "vgg16", "build_vgg16", "caffe_bgr_mean", {}, "vgg_16"),
     # The baselines' VGG-16 forms (backbones/vgg16.py): FCN's 2x2 poolings at stride 32; the
     # dilated front-end of Yu & Koltun (pool4/pool5 removed, conv5 dilated 2) at stride 8;
     # SegNet's encoder (BatchNorm, argmax poolings) at stride 32.
     BackboneSpec("vgg16_fcn", "vgg16", "build_vgg16", "caffe_bgr_mean", {}, "vgg_16",
-                 output_strides=(32,), decoder_endpoint=None, kwargs={"pooling": "vgg"},
+                 output_strides=(32,), kwargs={"pooling": "vgg"},
                  imagenet_family="vgg16"),
     BackboneSpec("vgg16_dilated", "vgg16", "build_vgg16", "caffe_bgr_mean", {}, "vgg_16",
-                 output_strides=(8,), decoder_endpoint=None, kwargs={"pooling": "vgg"},
+                 output_strides=(8,), kwargs={"pooling": "vgg"},
                  imagenet_family="vgg16"),
     BackboneSpec("vgg16_segnet", "vgg16", "build_vgg16", "caffe_bgr_mean", _BN_SEGNET,
-                 "vgg_16", output_strides=(32,), decoder_endpoint=None,
+                 "vgg_16", output_strides=(32,),
                  kwargs={"pooling": "argmax", "batch_norm": True}, imagenet_family="vgg16"),
     # v2: the original ResNet (7x7 stem), as in the v2 paper's Caffe model.
     BackboneSpec("resnet50", "resnet", "build_resnet_v1", "imagenet_mean", _BN_RESNET,
