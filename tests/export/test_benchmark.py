@@ -67,7 +67,7 @@ def test_training_images_per_second_per_configuration(tmp_path):
 
 def test_crf_seconds_per_image_and_pool_rate(tmp_path):
     voc = SHARED_DATA / "voc"
-    args = ["--what=crf", "--crf_images=2", "--threads=2", f"--output_json={tmp_path / 'o.json'}"]
+    args = ["--what=crf", "--crf_images=1", "--threads=2", f"--output_json={tmp_path / 'o.json'}"]
     if voc.exists():
         args.append(f"--voc_dir={voc}")
     result = run_benchmark(*args)
