@@ -7,25 +7,22 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, once_per_run
+from tests.conftest import REPO
 
 
-@pytest.fixture(scope="module")
-def results(synthetic_data, tmp_path_factory):
-    def run_cases():
-        work = tmp_path_factory.mktemp("bad_inputs")
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
-        proc = subprocess.run([sys.executable, str(REPO / "tests/training/_bad_inputs.py"),
-                               synthetic_data, str(work)], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=600)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
-        assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-        return json.loads(lines[-1][len("RESULTS "):])
-    return once_per_run(tmp_path_factory, "bad_inputs", run_cases)   # one run for both workers
+def _results(synthetic_data, work):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, str(REPO / "tests/training/_bad_inputs.py"),
+                           synthetic_data, str(work)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
+    assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULTS "):])
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case, words", [
+# (case, words its one-line error must hold). One test checks them all: the cases share one
+# subprocess, and one test keeps it on one pytest-xdist worker.
+CASES = [
     ("unknown_strategy", ["--strategy='horovod' is unknown", "multi_worker_mirrored"]),
     ("batch_not_divisible", ["--train_batch_size=3", "not divisible", "2 replicas"]),
     ("missing_dataset", ["--data_dir=", "no_such_dir", "not a prepared dataset folder"]),
@@ -56,33 +53,29 @@ def results(synthetic_data, tmp_path_factory):
     ("init_sha256_malformed", ["--init_sha256=00ff", "64 hexadecimal digits"]),
     ("model_dir_is_a_file", ["--model_dir=", "a_file", "existing file"]),
     ("data_of_another_dataset", ["holds synthetic", "not --dataset=camvid", "Bicyclist"]),
-])
-def test_bad_input_gives_clear_error(results, case, words):
-    code, message = results[case][:2]
-    assert code == 2, (case, code, message)
-    assert message.startswith("train: error: "), message
-    for word in words:
-        assert word in message, (case, word, message)
+]
 
 
 @pytest.mark.slow
-def test_the_good_run_of_the_same_process_succeeds(results):
+def test_every_bad_input_gives_one_clear_line_and_the_good_runs_succeed(synthetic_data,
+                                                                        tmp_path):
+    results = _results(synthetic_data, tmp_path)
+    problems = []
+    for case, words in CASES:
+        code, message = results[case][:2]
+        if code != 2 or not message.startswith("train: error: ") or any(
+                word not in message for word in words):
+            problems.append((case, code, message, [w for w in words if w not in message]))
+    assert not problems, problems
+    # The good run of the same process succeeds.
     assert results["good_run"][0] == 0, results["good_run"]
-
-
-@pytest.mark.slow
-def test_every_experiment_flagfile_parses_and_names_a_model(results):
+    # Every experiments/*.flags parses (no unknown flag) and names a buildable model config.
     experiments = results["experiments"]
     assert len(experiments) >= 7, experiments   # six paper rows + quickstart
     assert all(v == "ok" for v in experiments.values()), experiments
-
-
-@pytest.mark.slow
-def test_init_from_a_checkpoint_with_other_classes_skips_the_logits(results):
+    # Initialising from a run with other classes skips only the logits.
     code, message, out = results["init_other_classes"]
     assert code == 0, message
     assert "not initialised: ['logits.semantic']" in out, out[-2000:]
-
-
-def test_a_killed_saves_staging_folder_is_removed_on_resume(results):
+    # A killed save's staging folder is removed on resume.
     assert results["truncated_checkpoint"][3] is False
