@@ -101,17 +101,12 @@ def test_damaged_tflite_files_through_convert_and_litert(tmp_path):
 
 
 def test_damaged_checkpoints_resume_from_an_intact_one_or_stop_naming_them(tmp_path):
-    import tensorflow as tf
     from deeplab_tf.training import checkpoints
+    from tests.training.test_checkpoint_recovery import _saved_run
     rng = np.random.default_rng(SEED)
     for i in range(VARIANTS // 2):
         folder = tmp_path / f"run{i}"
-        variable = tf.Variable(np.zeros([32, 32], np.float32))
-        checkpoint = tf.train.Checkpoint(v=variable)
-        manager = tf.train.CheckpointManager(checkpoint, str(folder), max_to_keep=3)
-        for step in (1, 2):
-            variable.assign(np.full([32, 32], step, np.float32))
-            manager.save(checkpoint_number=step)
+        variable, checkpoint, manager = _saved_run(folder)   # ckpt-1 (all 1), ckpt-2 (all 2)
         victims = [p for p in folder.iterdir() if p.name.startswith("ckpt-")]
         victim = victims[int(rng.integers(0, len(victims)))]
         kind, data = list(damaged(victim.read_bytes(), rng))[i % 2]
