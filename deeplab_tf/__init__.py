@@ -42,3 +42,13 @@ def list_presets():
     """Names of the model presets, sorted."""
     from deeplab_tf.models.presets import PRESETS
     return sorted(PRESETS)
+
+
+def __getattr__(name):
+    """Submodules on first use (`deeplab_tf.config.from_flagfile(...)` after `import
+    deeplab_tf`), so the package import itself stays cheap."""
+    import importlib
+    import importlib.util
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -81,20 +81,22 @@ def _fail(message):
 # ---------------------------------------------------------------------------------------------
 # Model loading
 # ---------------------------------------------------------------------------------------------
-def load(config_flags):
+def load(config_flags, configs):
+    """The model of --checkpoint or --model, at the eval output stride of `configs`."""
     from deeplab_tf import predictors
     if bool(config_flags.checkpoint) == bool(config_flags.model):
         _fail("pass exactly one of --checkpoint=PATH or --model=PATH")
-    eval_os = eval_output_stride()
+    eval_os = eval_output_stride(configs)
     if config_flags.checkpoint:
         model, prefix = load_checkpoint(config_flags.checkpoint, eval_os)
         return predictors.predictor_from_keras(model, prefix)
-    overrides = dict(_overrides())
+    overrides = configs["model"].build_kwargs()
     predictor = predictors.load_predictor(
         config_flags.model, tflite_input_range=config_flags.tflite_input_range)
     if eval_os and predictor.kind == "keras":
         model = predictors.rebuild_at_output_stride(
-            predictor.model, eval_os, FLAGS.preset if FLAGS["preset"].present else None,
+            predictor.model, eval_os,
+            configs["model"].preset if FLAGS["preset"].present else None,
             **overrides)
         predictor = predictors.predictor_from_keras(model, config_flags.model)
     elif eval_os:
@@ -104,14 +106,9 @@ def load(config_flags):
     return predictor
 
 
-def eval_output_stride():
+def eval_output_stride(configs):
     """--eval_output_stride, else --output_stride (the issue's spelling), else None (keep)."""
-    return FLAGS.eval_output_stride or FLAGS.output_stride
-
-
-def _overrides():
-    from deeplab_tf.config import parse_overrides
-    return parse_overrides(FLAGS.model_overrides) if "model_overrides" in FLAGS else ()
+    return configs["eval"].output_stride or configs["model"].output_stride
 
 
 def main(argv):
@@ -129,9 +126,15 @@ def main(argv):
 
 
 def run():
+    """One evaluation. The settings it shares with training (dataset, data, model, eval
+    scales, flips, CRF, strategy) come from the configs (deeplab_tf.config.from_flags), the
+    flags of this command only (model, output, panels, ...) from FLAGS."""
     from deeplab_tf import viz
+    from deeplab_tf.config import from_flags
     from deeplab_tf.data.datasets import get_dataset
     from deeplab_tf.postprocess import crf as crf_lib
+    configs = from_flags(FLAGS)
+    d, e, t = configs["data"], configs["eval"], configs["train"]
     if not FLAGS.output_dir:
         if not FLAGS.checkpoint:
             _fail("--output_dir is required with --model")
@@ -139,62 +142,61 @@ def run():
         # evaluation), so a recipe's evaluate command needs no output folder of its own.
         run_dir = (FLAGS.checkpoint if os.path.isdir(FLAGS.checkpoint)
                    else os.path.dirname(FLAGS.checkpoint))
-        FLAGS.output_dir = os.path.join(run_dir, f"evaluate_{FLAGS.eval_split}")
-    if not FLAGS.data_folder and not FLAGS.data_dir:
+        FLAGS.output_dir = os.path.join(run_dir, f"evaluate_{e.split}")
+    if not FLAGS.data_folder and not d.data_dir:
         _fail("pass --data_folder=RAW_FOLDER (official layout) or --data_dir=TFRECORDS")
     if FLAGS.save_label_ids:
         from deeplab_tf import server_formats
-        server_formats.check_dataset(FLAGS.dataset)
+        server_formats.check_dataset(d.dataset)
     for name, low in (("eval_batch_size", 1), ("max_images", 0), ("num_panels", 0),
                       ("crf_processes", 0)):
         if FLAGS[name].value < low:
             _fail(f"--{name}={FLAGS[name].value} must be >= {low}")
     if os.path.exists(FLAGS.output_dir) and not os.path.isdir(FLAGS.output_dir):
         _fail(f"--output_dir={FLAGS.output_dir} is an existing file; expected a folder")
-    info = get_dataset(FLAGS.dataset)
-    from deeplab_tf.flags import parse_floats, parse_size
-    scales = parse_floats(FLAGS.eval_scales, "eval_scales")
+    info = get_dataset(d.dataset)
+    scales = e.eval_scales
     if not scales or any(not math.isfinite(s) or s <= 0 for s in scales):
-        _fail(f"--eval_scales={','.join(FLAGS.eval_scales)}: scales must be finite numbers > 0")
-    crop = parse_size(FLAGS.eval_crop_size, "eval_crop_size") if FLAGS.eval_crop_size else None
-    if "strategy" in FLAGS and FLAGS.strategy != "default":
-        return run_distributed(info, scales)
+        _fail(f"--eval_scales={','.join(map(str, scales))}: scales must be finite numbers > 0")
+    crop = d.eval_crop_size
+    if t.strategy != "default":
+        return run_distributed(configs, info, scales)
     from deeplab_tf import tiling
     tiles = tiling.from_flag_values(FLAGS.tile, FLAGS.tile_overlap, FLAGS.tile_above_pixels)
-    predictor = load(FLAGS)
+    predictor = load(FLAGS, configs)
     tiles = tiling.for_predictor(tiles, predictor)
     crf_params = None
-    if FLAGS.crf:
+    if e.crf:
         if FLAGS.crf_params:
             with open(FLAGS.crf_params) as f:
                 crf_params = crf_lib.CRFParams(**json.load(f)["best"])
         else:
             crf_params = crf_lib.default_params(_backbone_of(predictor))
-    split = FLAGS.eval_split
+    split = e.split
     if FLAGS.data_folder:
-        examples = folder_examples(FLAGS.data_folder, FLAGS.dataset, split)
+        examples = folder_examples(FLAGS.data_folder, d.dataset, split)
         total = None
     else:
-        data = data_config()
+        data = data_config(configs)
         examples = record_examples(data, split)
         total = _prepared_count(data, split)
     if FLAGS.max_images:
         examples = _take(examples, FLAGS.max_images)
     result = evaluate(
         predictor, examples, info.num_classes, class_names=info.class_names,
-        eval_scales=scales, add_flipped_images=FLAGS.add_flipped_images, crf_params=crf_params,
+        eval_scales=scales, add_flipped_images=e.add_flipped_images, crf_params=crf_params,
         crf_processes=FLAGS.crf_processes or None, batch_size=FLAGS.eval_batch_size,
-        pad_multiple=eval_output_stride() or 16, crop_size=crop,
+        pad_multiple=eval_output_stride(configs) or 16, crop_size=crop,
         panels_dir=os.path.join(FLAGS.output_dir, "panels"),
-        num_panels=FLAGS.num_panels, colours=viz.palette(FLAGS.dataset), total=total,
+        num_panels=FLAGS.num_panels, colours=viz.palette(d.dataset), total=total,
         tiling=tiles,
         label_ids_dir=os.path.join(FLAGS.output_dir, "label_ids") if FLAGS.save_label_ids
-        else None, label_ids_dataset=FLAGS.dataset)
+        else None, label_ids_dataset=d.dataset)
     if result["images"] == 0:
-        _fail(f"split {split!r} of {FLAGS.data_folder or FLAGS.data_dir} has no images")
-    settings = {"model": predictor.path, "dataset": FLAGS.dataset, "split": split,
-                "eval_scales": scales, "add_flipped_images": FLAGS.add_flipped_images,
-                "eval_output_stride": eval_output_stride(),
+        _fail(f"split {split!r} of {FLAGS.data_folder or d.data_dir} has no images")
+    settings = {"model": predictor.path, "dataset": d.dataset, "split": split,
+                "eval_scales": scales, "add_flipped_images": e.add_flipped_images,
+                "eval_output_stride": eval_output_stride(configs),
                 "crf": None if crf_params is None else crf_params.__dict__,
                 "tiling": None if tiles is None else tiles.__dict__}
     write_outputs(result, FLAGS.output_dir, info.class_names, settings)
@@ -207,53 +209,55 @@ def run():
     print(f"wrote {os.path.join(FLAGS.output_dir, 'metrics.json')}")
 
 
-def run_distributed(info, scales):
+def run_distributed(configs, info, scales):
     """--strategy=mirrored|multi_worker_mirrored|tpu: TFRecords, single scale, no flip/CRF."""
+    d, e, t = configs["data"], configs["eval"], configs["train"]
     from deeplab_tf.training import strategy as strategy_lib
     from deeplab_tf.training import metrics as metrics_lib
-    if FLAGS.crf or FLAGS.add_flipped_images or scales != (1.0,) or not FLAGS.data_dir:
-        _fail(f"--strategy={FLAGS.strategy} evaluates TFRecords (--data_dir) at a single scale "
+    if e.crf or e.add_flipped_images or scales != (1.0,) or not d.data_dir:
+        _fail(f"--strategy={t.strategy} evaluates TFRecords (--data_dir) at a single scale "
               "without flip or CRF; drop --crf/--add_flipped_images/--eval_scales or use "
               "--strategy=default")
-    if FLAGS.num_cpu_replicas:
-        strategy_lib.split_cpu(FLAGS.num_cpu_replicas)
-    strategy = strategy_lib.make_strategy(FLAGS.strategy, FLAGS.tpu)
+    if t.num_cpu_replicas:
+        strategy_lib.split_cpu(t.num_cpu_replicas)
+    strategy = strategy_lib.make_strategy(t.strategy, t.tpu)
     with strategy.scope():
-        predictor = load(FLAGS)
+        predictor = load(FLAGS, configs)
     if predictor.kind != "keras":
-        _fail(f"--strategy={FLAGS.strategy} needs a .keras model or a checkpoint, not "
+        _fail(f"--strategy={t.strategy} needs a .keras model or a checkpoint, not "
               f"{predictor.path}")
     if predictor.num_classes != info.num_classes:
         _fail(f"model {predictor.path} predicts {predictor.num_classes} classes but the "
               f"dataset has {info.num_classes}")
-    data = data_config()
+    data = data_config(configs)
     data = type(data)(**{**data.__dict__, "batch_size": FLAGS.eval_batch_size,
-                         "output_stride": eval_output_stride() or data.output_stride})
+                         "output_stride": eval_output_stride(configs) or data.output_stride})
     from deeplab_tf.data.pipeline import build_dataset
     start = time.time()
     matrix = metrics_lib.distributed_evaluation_matrix(
-        predictor.model, strategy, lambda ctx: build_dataset(data, FLAGS.eval_split, ctx, False),
+        predictor.model, strategy, lambda ctx: build_dataset(data, e.split, ctx, False),
         info.num_classes, max_batches=0)
     result = {"metrics": metrics_lib.compute_metrics(matrix, info.class_names),
               "matrix": matrix,
               "images": None, "seconds": {"model": time.time() - start, "crf": 0.0}}
-    settings = {"model": predictor.path, "dataset": FLAGS.dataset, "split": FLAGS.eval_split,
+    settings = {"model": predictor.path, "dataset": d.dataset, "split": e.split,
                 "eval_scales": scales, "add_flipped_images": False,
-                "eval_output_stride": eval_output_stride(), "crf": None,
-                "strategy": FLAGS.strategy, "replicas": strategy.num_replicas_in_sync}
+                "eval_output_stride": eval_output_stride(configs), "crf": None,
+                "strategy": t.strategy, "replicas": strategy.num_replicas_in_sync}
     write_outputs(result, FLAGS.output_dir, info.class_names, settings)
     m = result["metrics"]
     print(f"{strategy.num_replicas_in_sync} replicas: {metrics_line(m)}")
     print(f"wrote {os.path.join(FLAGS.output_dir, 'metrics.json')}")
 
 
-def data_config():
-    """DataConfig from the flags; with --prepare_synthetic (the quickstart flagfile) the
-    synthetic dataset is generated/prepared under --data_dir as deeplab_tf.train does."""
+def data_config(configs):
+    """The DataConfig to read the eval split with; with --prepare_synthetic (the quickstart
+    flagfile) the synthetic dataset is generated/prepared under --data_dir as deeplab_tf.train
+    does. Images are padded for the training output stride unless one is given."""
     import dataclasses
-    from deeplab_tf.config import from_flags
-    data = from_flags(FLAGS)["data"]
-    if "prepare_synthetic" in FLAGS and FLAGS.prepare_synthetic:
+    data = dataclasses.replace(configs["data"],
+                               output_stride=configs["model"].output_stride or 16)
+    if data.prepare_synthetic:
         from deeplab_tf.data.synthetic import ensure_synthetic
         data = dataclasses.replace(data, data_dir=ensure_synthetic(data.data_dir))
     return data

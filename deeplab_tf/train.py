@@ -20,7 +20,7 @@ import time
 from absl import app, flags, logging
 
 from deeplab_tf import flags as flag_defs
-from deeplab_tf.config import from_flags
+from deeplab_tf.config import from_flags, to_flagfile
 from deeplab_tf.training.validation import (UsageError, check_replicas, resolve_class_weights,
                                            validate)
 
@@ -39,13 +39,21 @@ EXIT_DIVERGED = 3
 # Main
 # ---------------------------------------------------------------------------------------------
 def run(configs, log=print):
-    """Validates, trains, evaluates and exports. Returns a dict of what was produced."""
+    """Validates, trains, evaluates and exports one run described by `configs` (the dict of
+    deeplab_tf.config.from_flagfile / from_flags); reads no absl flags, so it runs in a
+    notebook as it does on the command line.
+
+    Returns a dict of what was produced: "model_dir", "checkpoint", "model" (model.keras),
+    "mean_iou" (final evaluation on the eval split), "metrics" (its metrics.json), "exports"
+    ({format: path}, also as top-level "saved_model"/"tflite" keys), timings and the best
+    checkpoint. Raises UsageError (a ValueError) naming the flag for a bad setting.
+    """
     t0 = time.time()
     t, d, m, e, x = (configs[k] for k in ("train", "data", "model", "eval", "export"))
-    dataset_info, info = validate(configs, FLAGS.train_split, e.split, FLAGS.prepare_synthetic)
+    dataset_info, info = validate(configs, d.train_split, e.split, d.prepare_synthetic)
     num_classes = info["num_classes"]
     if isinstance(t.class_weights, str):
-        weights = resolve_class_weights(t.class_weights, d, FLAGS.train_split, num_classes)
+        weights = resolve_class_weights(t.class_weights, d, d.train_split, num_classes)
         log(f"--class_weights={t.class_weights} -> "
             + ", ".join(f"{n} {w:.3g}" for n, w in zip(dataset_info.class_names, weights)))
         t = dataclasses.replace(t, class_weights=weights)
@@ -57,8 +65,8 @@ def run(configs, log=print):
     from deeplab_tf.training.initialization import check_init_architecture, initialize
     from deeplab_tf.training.strategy import is_chief, make_strategy, split_cpu
 
-    if FLAGS.num_cpu_replicas > 0:
-        split_cpu(FLAGS.num_cpu_replicas)
+    if t.num_cpu_replicas > 0:
+        split_cpu(t.num_cpu_replicas)
     if t.deterministic:
         keras.utils.set_random_seed(t.seed)
         tf.config.experimental.enable_op_determinism()
@@ -92,7 +100,7 @@ def run(configs, log=print):
 
     # ---- data ----------------------------------------------------------------------------
     data_dir = d.data_dir
-    if FLAGS.prepare_synthetic:
+    if d.prepare_synthetic:
         from deeplab_tf.data.synthetic import ensure_synthetic
         log(f"preparing the synthetic dataset under {d.data_dir} ...")
         data_dir = ensure_synthetic(d.data_dir)
@@ -107,7 +115,7 @@ def run(configs, log=print):
         # One "replica" per input pipeline: this worker's batch, its share of the shards.
         worker_ctx = (tf.distribute.InputContext(workers, ctx.input_pipeline_id, workers)
                       if workers > 1 else None)
-        return build_dataset(dataclasses.replace(data, batch_size=d.batch_size), FLAGS.train_split,
+        return build_dataset(dataclasses.replace(data, batch_size=d.batch_size), d.train_split,
                              input_context=worker_ctx, training=True)
 
     eval_data = dataclasses.replace(data, batch_size=max(1, worker_batch))
@@ -129,12 +137,14 @@ def run(configs, log=print):
     if chief:
         tf.io.gfile.makedirs(t.model_dir)
         with tf.io.gfile.GFile(os.path.join(t.model_dir, "flags.txt"), "w") as f:
-            f.write(resolved_flags(mixed_precision=t.mixed_precision))
+            # What was resolved at run time (--mixed_precision=auto -> the policy picked)
+            # replaces what was asked, so the file reruns exactly this run.
+            f.write(to_flagfile(configs, mixed_precision=t.mixed_precision))
 
     # ---- train ---------------------------------------------------------------------------
     from deeplab_tf.training.loop import train
     log(f"training {m.preset} ({model.count_params():,} parameters, {num_classes} classes, "
-        f"OS{info['output_stride']}) on {d.dataset}/{FLAGS.train_split} with "
+        f"OS{info['output_stride']}) on {d.dataset}/{d.train_split} with "
         f"{strategy.num_replicas_in_sync} replica(s), global batch {d.batch_size}, "
         f"{t.mixed_precision} -> {t.model_dir}")
     result = train(model, config=t, strategy=strategy, num_classes=num_classes,
@@ -165,8 +175,13 @@ def run(configs, log=print):
     outputs["mean_iou"] = metrics.get("mean_iou")
     outputs.update(_record_final(model, t.model_dir, signature, result, metrics, e,
                                  t.max_eval_batches, log))
+    outputs["exports"] = {}
     if x.formats:
-        outputs.update(_export(model, x, t.model_dir, data, e.split, dataset_info, log))
+        from deeplab_tf.exporters.run import export_run
+        outputs["exports"] = export_run(
+            model, x, os.path.join(t.model_dir, "export"), data, e.split,
+            class_names_for(dataset_info, model.output_shape[-1]), log)
+        outputs.update(outputs["exports"])
     outputs["total_seconds"] = round(time.time() - t0, 1)
     return outputs
 
@@ -200,18 +215,6 @@ def _record_final(model, model_dir, signature, result, metrics, eval_config, max
     if curve:
         produced["learning_curve"] = curve
     return produced
-
-
-def resolved_flags(**resolved):
-    """FLAGS as a flagfile, with the values resolved at run time (e.g. --mixed_precision=auto
-    -> the policy picked) in place of what was asked, so the file reruns exactly this run."""
-    lines = []
-    for line in FLAGS.flags_into_string().splitlines():
-        name = line.lstrip("-").split("=", 1)[0]
-        if name not in resolved:
-            lines.append(line)
-    lines += [f"--{name}={value}" for name, value in resolved.items()]
-    return "\n".join(lines) + "\n"
 
 
 def class_names_for(dataset_info, num_classes):
@@ -249,32 +252,6 @@ def final_evaluation(model, data, eval_config, dataset_info, num_classes, eval_d
     log(f"evaluation on {eval_config.split} ({result['images']} images): mIoU "
         f"{metrics['mean_iou']:.4f}{crf_note}  pixel accuracy {metrics['pixel_accuracy']:.4f}")
     return metrics
-
-
-def _export(model, config, model_dir, data, split, dataset_info, log):
-    """Exports with deeplab_tf.export's Python API (SavedModel and/or TFLite)."""
-    from deeplab_tf import export as export_lib
-    out_dir = config.output_dir or os.path.join(model_dir, "export")
-    os.makedirs(out_dir, exist_ok=True)
-    produced = {}
-    names = class_names_for(dataset_info, model.output_shape[-1])
-    if "saved_model" in config.formats:
-        path = os.path.join(out_dir, "saved_model")
-        export_lib.export_saved_model(model, path, class_names=names, overwrite=True)
-        produced["saved_model"] = path
-        log(f"exported SavedModel -> {path}")
-    if "tflite" in config.formats:
-        size = tuple(data.crop_size)
-        kwargs = {}
-        if config.quantize == "int8":
-            kwargs["representative_data"] = export_lib.representative_images_from_pipeline(
-                data, split, size, 16)
-        path = os.path.join(out_dir, f"model_{config.quantize}.tflite")
-        export_lib.export_tflite(model, path, overwrite=True, input_size=size,
-                                 quantize=config.quantize, **kwargs)
-        produced["tflite"] = path
-        log(f"exported TFLite ({config.quantize}) -> {path}")
-    return produced
 
 
 def main(argv):
