@@ -63,15 +63,14 @@ def read_index_png(path):
 
 def plot_confusion_matrix(matrix, names, path, title="Confusion matrix (row-normalised)"):
     """PNG of the row-normalised confusion matrix (rows: ground truth, columns: prediction)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure   # no pyplot: the caller's backend stays as it is
     m = np.asarray(matrix, np.float64)
     rows = m.sum(1, keepdims=True)
     norm = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
     n = len(names)
     size = max(4.0, 0.4 * n + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    fig = Figure(figsize=(size + 1, size))
+    ax = fig.subplots()
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(n), names, rotation=90, fontsize=8)
     ax.set_yticks(range(n), names, fontsize=8)
@@ -87,17 +86,14 @@ def plot_confusion_matrix(matrix, names, path, title="Confusion matrix (row-norm
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
 def panel(image, prediction, path, colours, names=None, crf=None, label=None, title=None):
     """One PNG per image: image | prediction | CRF (if given) | ground truth (if given), with
     a legend of the classes present."""
-    import matplotlib
-    matplotlib.use("Agg")
     import matplotlib.patches as mpatches
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure   # no pyplot: the caller's backend stays as it is
     parts = [("image", np.asarray(image, np.uint8)),
              ("prediction", colorize(prediction, colours))]
     present = set(np.unique(prediction))
@@ -108,8 +104,8 @@ def panel(image, prediction, path, colours, names=None, crf=None, label=None, ti
         parts.append(("ground truth", colorize(label, colours)))
         present |= set(np.unique(label))
     aspect = parts[0][1].shape[0] / max(parts[0][1].shape[1], 1)
-    fig, axes = plt.subplots(1, len(parts),
-                             figsize=(3.2 * len(parts), 3.2 * min(max(aspect, 0.4), 2.0) + 1.2))
+    fig = Figure(figsize=(3.2 * len(parts), 3.2 * min(max(aspect, 0.4), 2.0) + 1.2))
+    axes = fig.subplots(1, len(parts))
     for ax, (name, picture) in zip(axes, parts):
         ax.imshow(picture)
         ax.set_title(name)
@@ -123,5 +119,4 @@ def panel(image, prediction, path, colours, names=None, crf=None, label=None, ti
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.08, 1, 0.93 if title else 1))
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path

@@ -120,10 +120,11 @@ def test_quickstart_runs_top_to_bottom(tmp_path, kernel):
     assert images_shown(nb) >= 4
 
 
-@pytest.mark.slow  # ~1.5-2.5 min on 2 busy cores: three TensorFlow processes (kernel, train, evaluate)
+@pytest.mark.slow  # ~1-2 min on 2 busy cores: two TensorFlow processes (kernel, evaluate)
 def test_train_your_data_runs_top_to_bottom(tmp_path, kernel):
-    """Synthetic VOC-layout folder -> prepare -> 20 steps from a flagfile -> evaluate ->
-    predictions -> loss curve from the event files (TensorBoard display off: headless)."""
+    """Synthetic VOC-layout folder -> prepare -> 20 steps from a flagfile, in the kernel's
+    own process (config.from_flagfile + train.run) -> evaluate -> predictions -> loss curve
+    from the event files (TensorBoard display off: headless)."""
     work = tmp_path / "work"
     nb = execute("train_your_data.ipynb",
                  {"WORK_DIR": str(work), "NUM_TRAIN": 32, "NUM_VAL": 8, "IMAGE_SIZE": 64,
@@ -136,6 +137,7 @@ def test_train_your_data_runs_top_to_bottom(tmp_path, kernel):
     assert (work / "train" / "model.keras").is_file()
     text = text_output(nb)
     assert "step 20/20" in text and "scalars:" in text and "loss" in text, text
+    assert "final val mIoU" in text, text   # train.run's result, in the kernel
     # Dataset samples, confusion matrix, predictions, loss curve.
     assert images_shown(nb) >= 4
 

@@ -38,11 +38,10 @@ def plot_learning_curve(model_dir, path=None, title=None):
     iou_steps, ious = scalars["eval/mean_iou"]
     if not loss_steps and not iou_steps:
         return None
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure   # no pyplot: the caller's backend stays as it is
     path = path or os.path.join(model_dir, CURVE_FILE)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.plot(loss_steps, losses, color="tab:blue", linewidth=1, alpha=0.5, label="loss")
     if len(losses) >= 10:   # a running mean shows the trend under the per-step noise
         k = max(3, len(losses) // 20)
@@ -63,5 +62,4 @@ def plot_learning_curve(model_dir, path=None, title=None):
     ax.set_title(title or os.path.basename(os.path.normpath(model_dir)))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
