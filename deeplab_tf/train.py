@@ -24,12 +24,14 @@ from deeplab_tf.config import from_flags, to_flagfile
 from deeplab_tf.training.validation import (UsageError, check_replicas, resolve_class_weights,
                                            validate)
 
-flag_defs.define_model_flags()
-flag_defs.define_data_flags()
-flag_defs.define_train_flags()
-flag_defs.define_eval_flags()
-flag_defs.define_export_flags()
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The flags of the command line (only when run as a program, so importing train.run as
+    a library leaves the global absl FLAGS alone); every one is a config field."""
+    for group in ("model", "data", "train", "eval", "export"):
+        flag_defs.define_group(group)
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -299,4 +301,5 @@ def parse_flags(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main, flags_parser=parse_flags)

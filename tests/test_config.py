@@ -86,3 +86,14 @@ def test_fields_without_a_flag_are_filled_by_the_code():
             if (key, field.name) not in flagged:
                 assert field.name in {"mean_pixel", "ignore_label", "output_stride",
                                       "deterministic", "seed", "tfds_manual_dir"}, field.name
+
+
+def test_importing_train_as_a_library_defines_no_global_flags():
+    """A user's script with its own --seed flag can import deeplab_tf.train.run."""
+    import subprocess
+    import sys
+    code = ("from absl import flags; flags.DEFINE_integer('seed', 1, 'mine'); "
+            "import deeplab_tf.train; print(sorted(flags.FLAGS))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout
+    assert "seed" in out and "preset" not in out and "train_steps" not in out, out

@@ -12,6 +12,8 @@ import sys
 from deeplab_tf import train
 from tests.training.conftest import tiny_flags
 
+train.define_flags()
+
 
 def call(args):
     err, out = io.StringIO(), io.StringIO()
