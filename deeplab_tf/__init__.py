@@ -33,7 +33,8 @@ def build_model(preset=None, num_classes=None, output_stride=None, weights=None,
 def load_model(path, **kwargs):
     """A Predictor (deeplab_tf.predictors: .kind, .num_classes, .model for Keras) of a .keras
     file, a SavedModel folder, a .tflite file or a training run folder alike; pass it to
-    deeplab_tf.inference.predict_probabilities / predict_labels."""
+    deeplab_tf.inference.predict_probabilities / predict_labels. (The keras.Model itself of a
+    run folder, checkpoint or .keras file, at any output stride: deeplab_tf.restore.)"""
     from deeplab_tf.predictors import load_predictor
     return load_predictor(path, **kwargs)
 

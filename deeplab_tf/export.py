@@ -43,54 +43,26 @@ __all__ = ["atomic_output", "export_saved_model", "convert_to_tflite", "export_t
 # Inputs: models, class names, representative data
 # ---------------------------------------------------------------------------------------------
 def load_model(*, model_path=None, checkpoint=None, model_config=None):
-    """A keras.Model from a .keras file, or from build_model(model_config) + checkpoint weights.
+    """A keras.Model from a .keras file (--model) or from --checkpoint: a training run folder,
+    RUN/best, a TF checkpoint prefix, a .weights.h5 or a .keras file (deeplab_tf.restore).
 
-    checkpoint: a .weights.h5 / .keras file, or a TF checkpoint prefix or folder (the latest
-    checkpoint in it) holding the model under the key "model".
+    model_config (--preset, --num_classes, --output_stride, --model_overrides) is the
+    architecture of a checkpoint or .weights.h5 with no model_signature.json beside it; with
+    one, the signature names the architecture and model_config.output_stride, when set,
+    rebuilds it at that stride.
     """
-    import keras
-    import tensorflow as tf
-    import deeplab_tf
-    import deeplab_tf.models.builder  # noqa: F401  registers the custom layers for load_model
+    from deeplab_tf.restore import restore_model
     if bool(model_path) == bool(checkpoint):
         raise ValueError("pass exactly one of --model=PATH.keras and --checkpoint=PATH")
     if model_path:
         if not os.path.isfile(model_path) or not str(model_path).endswith(".keras"):
             raise FileNotFoundError(f"--model={model_path} is not a .keras file")
-        return keras.saving.load_model(model_path, compile=False)
-    checkpoint = str(checkpoint)
-    model_config = _signature_config(checkpoint) or model_config
+        return restore_model(model_path, name=f"--model={model_path}")
     if model_config is None:
-        raise ValueError("--checkpoint needs the model to rebuild: pass --preset")
-    model = deeplab_tf.build_model(model_config.preset, num_classes=model_config.num_classes,
-                                   output_stride=model_config.output_stride,
-                                   **model_config.build_kwargs())
-    if checkpoint.endswith((".weights.h5", ".keras")):
-        if not os.path.isfile(checkpoint):
-            raise FileNotFoundError(f"--checkpoint={checkpoint} does not exist")
-        model.load_weights(checkpoint)
-        return model
-    prefix = tf.train.latest_checkpoint(checkpoint) if os.path.isdir(checkpoint) else checkpoint
-    if not prefix or not tf.io.gfile.exists(prefix + ".index"):
-        raise FileNotFoundError(f"--checkpoint={checkpoint}: no TF checkpoint found there")
-    # read (not restore): no save_counter; every model weight must come from the checkpoint
-    # (the optimizer and step in a training checkpoint are ignored).
-    from deeplab_tf.training.checkpoints import read_model_weights
-    read_model_weights(model, prefix)
-    return model
-
-
-def _signature_config(checkpoint):
-    """The ModelConfig recorded by training beside a checkpoint (model_signature.json), if any."""
-    from deeplab_tf.config import ModelConfig
-    from deeplab_tf.training.checkpoints import read_signature
-    folder = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
-    signature = read_signature(folder or ".")
-    if signature is None:
-        return None
-    return ModelConfig(preset=signature["preset"], num_classes=signature["num_classes"],
-                       output_stride=signature["output_stride"],
-                       overrides=tuple((k, v) for k, v in signature["overrides"]))
+        return restore_model(checkpoint, name=f"--checkpoint={checkpoint}")
+    return restore_model(checkpoint, output_stride=model_config.output_stride,
+                         preset=model_config.preset, num_classes=model_config.num_classes,
+                         overrides=model_config.overrides, name=f"--checkpoint={checkpoint}")
 
 
 DEFAULT_TFLITE_INPUT_SIZE = (513, 513)   # the official eval crop, for models recording none

@@ -26,10 +26,9 @@ Loading (Predictor, load_predictor, predictor_from_keras, rebuild_at_output_stri
 model kinds: .keras, SavedModel, .tflite) is deeplab_tf.predictors; those names are imported
 here too, so `inference.load_predictor(...)` works.
 """
-import math
-
 import numpy as np
 
+from deeplab_tf.geometry import padded_size, scale_dimension
 from deeplab_tf.predictors import (  # noqa: F401  (the loading API, reachable from here)
     LABELS, LOGITS, PROBABILITIES, Predictor, load_predictor, predictor_from_keras,
     rebuild_at_output_stride)
@@ -52,17 +51,6 @@ def resize(x, size, method="bilinear"):
         return y[0].numpy().astype(x.dtype)
     y = resize_bilinear(np.asarray(x, np.float32)[None], size)
     return y[0].numpy()
-
-
-def scale_dimension(dim, scale):
-    """Official utils/scale_dimension: int((dim - 1) * scale + 1)."""
-    return int((dim - 1) * scale + 1.0)
-
-
-def padded_size(height, width, multiple=16):
-    """Smallest (OS*k+1, OS*k'+1) holding (height, width)."""
-    return (multiple * math.ceil((height - 1) / multiple) + 1,
-            multiple * math.ceil((width - 1) / multiple) + 1)
 
 
 def run_padded(predictor, images, batch_size=4, pad_multiple=16, crop_size=None):

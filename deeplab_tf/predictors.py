@@ -6,6 +6,8 @@ in-memory keras.Model) as a Predictor, and a training checkpoint rebuilt as a ke
     model = rebuild_at_output_stride(model, 8)           # same weights, another output stride
     model, prefix = load_checkpoint(RUN_DIR)             # deeplab_tf.train's model_dir
 
+(Those two keras.Model loaders are deeplab_tf.restore's, which export and --init use too.)
+
 deeplab_tf.inference runs predictors (padding, multi-scale + flip, probabilities at image
 size) and re-exports the loading names, so `inference.load_predictor(...)` works as well.
 
@@ -23,10 +25,13 @@ Model kinds (evaluate, predict, export's parity checks and the benchmark all com
 """
 import dataclasses
 import os
-import zipfile
 from typing import Optional, Tuple
 
 import numpy as np
+
+# Restoring a keras.Model (checkpoints, .keras files, another output stride) is
+# deeplab_tf.restore; rebuild_at_output_stride is reachable from here as before.
+from deeplab_tf.restore import find_checkpoint, rebuild_at_output_stride, restore_model
 
 LOGITS, PROBABILITIES, LABELS = "logits", "probabilities", "labels"
 
@@ -103,46 +108,8 @@ def predictor_from_keras(model, path="<keras.Model>"):
 
 
 def _load_keras(path, output_stride, preset):
-    import keras
-    from deeplab_tf import registration
-    registration.register()   # every custom layer the package saves
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a .keras file (a .keras file is a zip archive; this "
-                         "one is not, or is truncated)")
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as error:   # a damaged archive: BadZipFile, KeyError, OSError, ValueError
-        raise ValueError(f"{path} is not a readable .keras file ({type(error).__name__}: "
-                         f"{str(error).strip().splitlines()[0] if str(error).strip() else ''})"
-                         ) from None
-    if output_stride is not None:
-        model = rebuild_at_output_stride(model, output_stride, preset)
+    model = restore_model(path, output_stride=output_stride, preset=preset)
     return predictor_from_keras(model, path)
-
-
-def rebuild_at_output_stride(model, output_stride, preset=None, **overrides):
-    """Same weights, another output stride: build_model(preset, output_stride=...) and copy
-    every weight by layer name (atrous rates change, weights do not; v3 paper section 4.1).
-
-    The preset is `preset` or model.name; tiny test models pass their build overrides.
-    """
-    import deeplab_tf
-    preset = preset or model.name
-    if preset not in deeplab_tf.list_presets():
-        raise ValueError(
-            f"cannot rebuild {model.name!r} at output_stride={output_stride}: unknown preset "
-            f"{preset!r} (pass --preset=NAME; presets: {deeplab_tf.list_presets()})")
-    new = deeplab_tf.build_model(preset, num_classes=int(model.outputs[0].shape[-1]),
-                                 output_stride=output_stride, **overrides)
-    old_layers = {l.name: l for l in model.layers}
-    for layer in new.layers:
-        if not layer.weights:
-            continue
-        if layer.name not in old_layers:
-            raise ValueError(f"layer {layer.name} of the OS{output_stride} rebuild is missing "
-                             f"from model {model.name!r}: preset/overrides differ")
-        layer.set_weights(old_layers[layer.name].get_weights())
-    return new
 
 
 def _load_saved_model(path, signature):
@@ -221,22 +188,8 @@ def _load_tflite(path, input_range, num_threads):
 # Training checkpoints
 # ---------------------------------------------------------------------------------------------
 def load_checkpoint(path, output_stride=None):
-    """A training checkpoint -> keras.Model (rebuilt from model_signature.json)."""
-    import tensorflow as tf
-    import deeplab_tf
-    from deeplab_tf.training import checkpoints
-    prefix = tf.train.latest_checkpoint(path) if os.path.isdir(path) else path
-    if not prefix or not tf.io.gfile.exists(prefix + ".index"):
-        raise FileNotFoundError(f"--checkpoint={path}: no TF checkpoint found (expected a "
-                                "training model_dir or a checkpoint prefix with .index)")
-    folder = path if os.path.isdir(path) else os.path.dirname(prefix)
-    signature = checkpoints.read_signature(folder)
-    if signature is None:
-        raise FileNotFoundError(f"--checkpoint={path}: {checkpoints.SIGNATURE_FILE} is missing "
-                                f"in {folder}; it names the architecture to rebuild")
-    model = deeplab_tf.build_model(
-        signature["preset"], num_classes=signature["num_classes"],
-        output_stride=output_stride or signature["output_stride"],
-        **dict(tuple(kv) for kv in signature["overrides"]))
-    checkpoints.read_model_weights(model, prefix)   # every model weight from the checkpoint
-    return model, prefix
+    """A training checkpoint (run folder, RUN/best or a prefix) -> (keras.Model, its prefix);
+    deeplab_tf.restore.restore_model does the work."""
+    name = f"--checkpoint={path}"
+    prefix = find_checkpoint(path, name)
+    return restore_model(path, output_stride=output_stride, name=name), prefix

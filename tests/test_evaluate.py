@@ -118,41 +118,6 @@ def test_truncated_image_in_a_raw_folder_is_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_checkpoint_and_other_output_stride(tmp_path):
-    import tensorflow as tf
-    import deeplab_tf
-    from deeplab_tf.training import checkpoints
-    from deeplab_tf.config import ModelConfig
-    overrides = (("width_multiplier", 0.25), ("aspp_depth", 8))
-    model = deeplab_tf.build_model("deeplabv3_mobilenetv2", num_classes=3, output_stride=16,
-                                   **dict(overrides))
-    rng = np.random.default_rng(0)   # random weights: the fresh logits layer starts at zero
-    for w in model.weights:
-        low = 0.5 if "variance" in w.path else -0.5
-        w.assign(rng.uniform(low, low + 1.0, w.shape).astype(np.float32))
-    config = ModelConfig("deeplabv3_mobilenetv2", 3, 16, overrides)
-    run_dir = tmp_path / "run"
-    checkpoints.write_signature(str(run_dir), checkpoints.model_signature(model, config, 3))
-    tf.train.Checkpoint(model=model).save(str(run_dir / "ckpt"))
-    images = [np.random.default_rng(1).integers(0, 256, (33, 41, 3)).astype(np.float32)]
-    restored, _ = evaluate.load_checkpoint(str(run_dir))
-    direct = inference.predictor_from_keras(model)
-    np.testing.assert_allclose(
-        inference.predict_probabilities(inference.predictor_from_keras(restored), images)[0],
-        inference.predict_probabilities(direct, images)[0], atol=1e-5)
-    # Output stride 8 from the same weights: checkpoint path and .keras rebuild agree.
-    at8, _ = evaluate.load_checkpoint(str(run_dir), output_stride=8)
-    rebuilt = inference.rebuild_at_output_stride(model, 8, **dict(overrides))
-    p8 = inference.predict_probabilities(inference.predictor_from_keras(at8), images,
-                                         pad_multiple=8)[0]
-    np.testing.assert_allclose(p8, inference.predict_probabilities(
-        inference.predictor_from_keras(rebuilt), images, pad_multiple=8)[0], atol=1e-5)
-    assert not np.allclose(p8, inference.predict_probabilities(direct, images)[0], atol=1e-4)
-    with pytest.raises(FileNotFoundError, match="no TF checkpoint found"):
-        evaluate.load_checkpoint(str(tmp_path))
-
-
-@pytest.mark.slow
 def test_cli_official_tflite_on_real_voc_samples(tmp_path):
     """End to end on real files (~10 s): prints the four metrics, writes every output."""
     voc = shared_path("voc")

@@ -12,6 +12,7 @@ the mean pixel and the label with 255; random crop; left-right flip with probabi
 """
 import tensorflow as tf
 
+from deeplab_tf.geometry import padded_size
 from deeplab_tf.models.layers import resize_bilinear
 
 _PROB_OF_FLIP = 0.5  # official input_preprocess.py _PROB_OF_FLIP
@@ -140,14 +141,8 @@ def train_preprocess(image, label, seed, crop_size=(513, 513), min_scale=0.5, ma
     return tf.ensure_shape(crop, [crop_h, crop_w, 3]), label
 
 
-def eval_crop_size(height, width, output_stride):
-    """Smallest crop of the form OS*k+1 holding height x width: OS*ceil((s-1)/OS)+1.
-
-    Official crops are OS*k+1 (513 = 16*32+1) so that features align with align_corners resize.
-    """
-    def fit(size):
-        return (size - 1 + output_stride - 1) // output_stride * output_stride + 1
-    return fit(height), fit(width)
+# The smallest OS*k+1 crop holding an image (deeplab_tf.geometry says why OS*k+1).
+eval_crop_size = padded_size
 
 
 def eval_preprocess(image, label, crop_size=None, output_stride=16,

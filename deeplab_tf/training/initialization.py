@@ -127,8 +127,8 @@ def _initialize(model, spec, kind, path, *, info, model_config, initialize_last_
         backbone = info["backbone"]
         return load_imagenet_weights(model, backbone.imagenet_family or backbone.name,
                                      path or None, log=log)
-    kwargs = dict(output_stride=info["output_stride"], **model_config.build_kwargs())
     if kind == "official":
+        kwargs = dict(output_stride=info["output_stride"], **model_config.build_kwargs())
         from deeplab_tf.weights import official
         path = resolve_official(path, sha256)
         if path.endswith(".tflite"):
@@ -162,21 +162,14 @@ def _initialize(model, spec, kind, path, *, info, model_config, initialize_last_
                 f"{len(decoder)} decoder layers of {model.name} keep their initializer")
         else:
             official.load_official_weights(source, weights)
-    elif path.endswith(".keras"):
-        import keras
-        import deeplab_tf.models.builder  # noqa: F401  registers the custom layers
-        source = keras.saving.load_model(path, compile=False)
     else:
-        folder = path if os.path.isdir(path) else os.path.dirname(path)
-        found = read_signature(folder) if not path.endswith(".h5") else None
-        classes = found["num_classes"] if found else info["num_classes"]
-        source = deeplab_tf.build_model(model_config.preset, num_classes=classes, **kwargs)
-        if path.endswith(".h5"):
-            source.load_weights(path)
-        else:
-            prefix = tf.train.latest_checkpoint(path) if os.path.isdir(path) else path
-            tf.train.Checkpoint(model=source).restore(prefix).expect_partial() \
-                .assert_existing_objects_matched()
+        # One of our runs or files, restored as saved (deeplab_tf.restore); a weights file with
+        # no model_signature.json beside it is this run's preset with this run's classes. The
+        # copy below is stride-independent, so the source keeps its own output stride.
+        from deeplab_tf.restore import restore_model
+        source = restore_model(path, preset=model_config.preset,
+                               num_classes=info["num_classes"],
+                               overrides=model_config.overrides, name=f"--init={spec}")
     copied, skipped = transfer_weights(source, model, skip_layers=skip)
     if not copied:
         raise ArchitectureMismatch(f"--init={spec}: no layer of it fits model {model.name!r}")

@@ -5,14 +5,11 @@ iterator and returns the global loss (sum over replicas of the per-replica scale
 """
 import tensorflow as tf
 
+from deeplab_tf.geometry import scale_dimension
 from deeplab_tf.models.layers import resize_bilinear
 from deeplab_tf.training import losses as losses_lib
 from deeplab_tf.training.optimization import decayed_kernels, gradient_multipliers
 from deeplab_tf.training.strategy import num_workers
-
-def scaled_size(size, scale):
-    """Official scale_dimension: (dim - 1) * scale + 1 keeps OS*k+1 sizes aligned."""
-    return tf.cast(tf.cast(size - 1, tf.float32) * scale, tf.int32) + 1
 
 
 def forward(model, images, scales, training):
@@ -26,7 +23,7 @@ def forward(model, images, scales, training):
     for scale in scales:
         x = images
         if scale != 1.0:
-            target = scaled_size(size, scale)
+            target = scale_dimension(size, scale)
             x = resize_bilinear(images, target)
         outputs.append(tf.cast(model(x, training=training), tf.float32))
     full = [resize_bilinear(o, size) for o in outputs]
