@@ -210,7 +210,7 @@ def run():
 def run_distributed(info, scales):
     """--strategy=mirrored|multi_worker_mirrored|tpu: TFRecords, single scale, no flip/CRF."""
     from deeplab_tf.training import strategy as strategy_lib
-    from deeplab_tf.training import metrics as metrics_lib
+    from deeplab_tf import metrics as metrics_lib
     if FLAGS.crf or FLAGS.add_flipped_images or scales != (1.0,) or not FLAGS.data_dir:
         _fail(f"--strategy={FLAGS.strategy} evaluates TFRecords (--data_dir) at a single scale "
               "without flip or CRF; drop --crf/--add_flipped_images/--eval_scales or use "
