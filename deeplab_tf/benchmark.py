@@ -15,38 +15,41 @@ Sub-benchmarks (--what, comma separated):
             LiteRT invoke alone. Ratios are against the official int8 file, measured in the
             same run; with tflite_float, our float export of the converted official float file
             (257x257) is also timed against that file.
-  pipeline  training input pipeline images/s (deeplab_tf.data.benchmark.pipeline_throughput).
+  pipeline  training input pipeline images/s (deeplab_tf.benchmarks.pipeline): --voc_dir images
+            repeated to --pipeline_images records (or --pipeline_data_dir's prepared train
+            split), --size crops.
   training  compiled train step images/s at --training_crop (default 321) for each
             --training_configs entry PRESET:OUTPUT_STRIDE:BATCH (default deeplabv3_resnet50 at
             OS8 batch 4 and deeplabv3plus_mobilenetv2 at OS16 batch 8, the issue's rows) x
             --training_precisions x --training_xla, one process per configuration
-            (deeplab_tf.training.speed: the Keras precision policy is global). With
+            (deeplab_tf.benchmarks.training_speed: the Keras precision policy is global). With
             --torchvision_python=PYTHON (an interpreter with torch and torchvision), the
             issue's reference, torchvision's deeplabv3_resnet50, is timed the same way in the
             same run for each deeplabv3_resnet50 OS8 entry (float32 for "none", bfloat16
-            autocast for the mixed precisions; deeplab_tf/training/torchvision_reference.py),
+            autocast for the mixed precisions; deeplab_tf/benchmarks/torchvision_reference.py),
             and each of our rows gets its ratio to it.
   crf       DenseCRF seconds per 500x375 image (21 classes, 10 mean-field iterations) with the
             v2 ResNet-101 and VGG-16 parameters, one process, and the images/s of a pool of
             --threads processes (deeplab_tf.postprocess.crf.CRFRefiner). Images (and soft
-            unaries from their ground truth) come from --voc_dir, or are synthetic without it.
+            unaries from their ground truth) come from --voc_dir, or are synthetic without it
+            (deeplab_tf.benchmarks.crf).
 
-Results are printed as a table and written as JSON to --output_json when given.
+This module is the CLI only (flags, dispatch, tables, JSON); the measurements are the
+deeplab_tf.benchmarks package. Results are printed as a table and written as JSON to
+--output_json when given.
 """
 if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
     from deeplab_tf.quiet import quiet
     quiet()
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 from absl import app, flags
 
-from deeplab_tf.exporters.latency import RUNTIMES, latency, latency_table
-from deeplab_tf.training import speed
+from deeplab_tf.benchmarks import training_speed as speed
+from deeplab_tf.benchmarks.latency import RUNTIMES, latency, latency_table
 
 SUB_BENCHMARKS = ("latency", "pipeline", "training", "crf")
 
@@ -70,6 +73,8 @@ def define_flags():
                         "Where exports are written (default: a temporary folder).")
     flags.DEFINE_string("output_json", None, "Write the results here as JSON.")
     flags.DEFINE_integer("pipeline_images", 256, "pipeline: records made from --voc_dir images.")
+    flags.DEFINE_string("pipeline_data_dir", None, "pipeline: a prepared TFRecord folder whose "
+                        "train split is read instead of records made for the run.")
     flags.DEFINE_integer("pipeline_batch_size", 8, "pipeline: batch size.")
     flags.DEFINE_integer("pipeline_batches", 50, "pipeline: batches per timed run.")
     flags.DEFINE_integer("pipeline_runs", 5, "pipeline: timed runs (median reported).")
@@ -93,57 +98,6 @@ FLAGS = flags.FLAGS
 # ---------------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------------
-def _crf_inputs(voc_dir, count, size=(375, 500), num_classes=21):
-    """`count` (uint8 image [375, 500, 3], probabilities [375, 500, 21]) pairs."""
-    import glob
-    import numpy as np
-    from PIL import Image
-    from deeplab_tf.postprocess.crf import probabilities_from_labels
-    pairs = []
-    if voc_dir:
-        root = os.path.join(voc_dir, "VOCdevkit", "VOC2012")
-        for path in sorted(glob.glob(os.path.join(root, "JPEGImages", "*.jpg"))):
-            name = os.path.splitext(os.path.basename(path))[0]
-            label_path = os.path.join(root, "SegmentationClassRaw", name + ".png")
-            if not os.path.exists(label_path):
-                continue
-            image = Image.open(path).convert("RGB").resize(size[::-1], Image.BILINEAR)
-            label = Image.open(label_path).resize(size[::-1], Image.NEAREST)
-            pairs.append((np.asarray(image), probabilities_from_labels(
-                np.asarray(label), num_classes, unknown=255)))
-    if not pairs:  # smooth synthetic image with blocky labels
-        rng = np.random.RandomState(0)
-        image = np.clip(rng.normal(128, 40, size + (3,)), 0, 255).astype(np.uint8)
-        label = np.kron(rng.randint(0, num_classes, (15, 20)), np.ones((25, 25), int))
-        pairs.append((image, probabilities_from_labels(label, num_classes)))
-    return [pairs[i % len(pairs)] for i in range(count)]
-
-
-def crf(voc_dir, count, processes):
-    """Serial seconds per image and pool images/s, per v2 parameter set."""
-    from deeplab_tf.postprocess import crf as crf_lib
-    pairs = _crf_inputs(voc_dir, count)
-    images, probs = [p[0] for p in pairs], [p[1] for p in pairs]
-    rows = []
-    for backbone in ("resnet101", "vgg16"):
-        params = crf_lib.default_params(backbone)
-        serial = []
-        for image, prob in pairs:
-            start = time.process_time()
-            crf_lib.dense_crf(image, prob, params)
-            serial.append(time.process_time() - start)
-        with crf_lib.CRFRefiner(params, processes) as refiner:
-            refiner.refine(images[:processes], probs[:processes])  # start the workers
-            start = time.time()
-            refiner.refine(images, probs)
-            pooled = time.time() - start
-        rows.append({"parameters": backbone, "size": "500x375", "images": count,
-                     "serial_cpu_seconds_median": round(statistics.median(serial), 3),
-                     "pool_processes": processes,
-                     "pool_images_per_second": round(count / pooled, 2)})
-    return rows
-
-
 def _check_flags():
     unknown = sorted(set(FLAGS.what) - set(SUB_BENCHMARKS))
     if unknown or not FLAGS.what:
@@ -178,7 +132,7 @@ def _check_flags():
     if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
         raise FileNotFoundError(f"--torchvision_python={python} is not an executable file "
                                 "(expected a Python interpreter with torch and torchvision)")
-    for name in ("official_dir", "voc_dir"):
+    for name in ("official_dir", "voc_dir", "pipeline_data_dir"):
         if getattr(FLAGS, name) and not os.path.isdir(getattr(FLAGS, name)):
             raise FileNotFoundError(f"--{name}={getattr(FLAGS, name)} is not a folder")
 
@@ -218,15 +172,18 @@ def main(argv):
                     print(f"{row['model']}: {row['ratio_vs_official_float']:.2f}x the official "
                           f"float file (invoke {row['invoke_ratio_vs_official_float']:.2f}x)")
         if "pipeline" in FLAGS.what:
-            from deeplab_tf.data.benchmark import pipeline_throughput
+            from deeplab_tf.benchmarks.pipeline import pipeline_throughput
             results["pipeline"] = pipeline_throughput(
-                voc_dir=FLAGS.voc_dir, num_images=FLAGS.pipeline_images,
+                FLAGS.pipeline_data_dir, voc_dir=FLAGS.voc_dir, num_images=FLAGS.pipeline_images,
                 crop_size=(FLAGS.size, FLAGS.size), batch_size=FLAGS.pipeline_batch_size,
                 num_batches=FLAGS.pipeline_batches, warmup_batches=min(10, FLAGS.pipeline_batches),
                 runs=FLAGS.pipeline_runs)
-            print(f"pipeline: {results['pipeline']['median']:.1f} images/s (median), "
-                  f"crop {results['pipeline']['crop_size']}, batch "
-                  f"{results['pipeline']['batch_size']}")
+            p = results["pipeline"]
+            print(f"pipeline: {p['median']:.1f} images/s (median of "
+                  f"{', '.join(f'{r:.1f}' for r in p['runs'])}), crop {p['crop_size']}, batch "
+                  f"{p['batch_size']}, source {p['source']}; {p['cpu_ms_per_image']:.2f} CPU "
+                  f"ms/image = {p['cpu_bound_images_per_second']:.0f} images/s on {p['cpus']} "
+                  "free cores")
         if "training" in FLAGS.what:
             rows = speed.measure_configs(
                 speed.parse_configs(FLAGS.training_configs), FLAGS.training_precisions,
@@ -241,6 +198,7 @@ def main(argv):
             results["training"] = rows
             print(speed.speed_table(rows))
         if "crf" in FLAGS.what:
+            from deeplab_tf.benchmarks.crf import crf
             results["crf"] = crf(FLAGS.voc_dir, FLAGS.crf_images, FLAGS.threads)
             for row in results["crf"]:
                 print(f"crf {row['parameters']} params, {row['size']}: "

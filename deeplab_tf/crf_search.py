@@ -63,7 +63,7 @@ def search(predictor, examples, num_classes, class_names, candidates, *, process
     from tqdm import tqdm
     from deeplab_tf import inference
     from deeplab_tf.postprocess.crf import CRFRefiner
-    from deeplab_tf.training.metrics import ConfusionMatrix
+    from deeplab_tf.metrics import ConfusionMatrix
     if predictor.output == inference.LABELS:
         raise ValueError(f"CRF search needs probabilities; {predictor.path} outputs labels only")
     if predictor.num_classes is not None and predictor.num_classes != num_classes:

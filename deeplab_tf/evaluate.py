@@ -213,7 +213,7 @@ def run_distributed(configs, info, scales):
     """--strategy=mirrored|multi_worker_mirrored|tpu: TFRecords, single scale, no flip/CRF."""
     d, e, t = configs["data"], configs["eval"], configs["train"]
     from deeplab_tf.training import strategy as strategy_lib
-    from deeplab_tf.training import metrics as metrics_lib
+    from deeplab_tf import metrics as metrics_lib
     if e.crf or e.add_flipped_images or scales != (1.0,) or not d.data_dir:
         _fail(f"--strategy={t.strategy} evaluates TFRecords (--data_dir) at a single scale "
               "without flip or CRF; drop --crf/--add_flipped_images/--eval_scales or use "

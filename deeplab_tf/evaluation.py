@@ -79,7 +79,7 @@ def evaluate(predictor, examples, num_classes, *, class_names, eval_scales=(1.0,
     from deeplab_tf import inference, server_formats, viz
     from deeplab_tf.paths import inside
     from deeplab_tf.postprocess import crf as crf_lib
-    from deeplab_tf.training.metrics import ConfusionMatrix
+    from deeplab_tf.metrics import ConfusionMatrix
     if predictor.num_classes is not None and predictor.num_classes != num_classes:
         raise ValueError(f"model {predictor.path} predicts {predictor.num_classes} classes but "
                          f"the dataset has {num_classes} ({', '.join(class_names[:4])}, ...)")

@@ -11,7 +11,7 @@ from PIL import Image
 
 from deeplab_tf import evaluate, inference, viz
 from deeplab_tf.postprocess import crf
-from deeplab_tf.training import metrics
+from deeplab_tf import metrics
 from tests.conftest import REPO, shared_path
 from tests.test_inference import tiny_model
 

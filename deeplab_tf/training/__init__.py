@@ -1,1 +1,2 @@
-"""Training: schedules, losses, the compiled train step and loop, metrics."""
+"""Training: schedules, losses, the compiled train step and loop, periodic evaluation
+(its confusion matrix and metrics are deeplab_tf.metrics)."""

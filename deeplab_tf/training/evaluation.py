@@ -1,27 +1,36 @@
-"""Evaluation during training: single-scale mIoU on the eval split (the confusion matrix and
-the FCN metrics are the eval module's, deeplab_tf.training.metrics). The full evaluation
-(multi-scale, flip, CRF) is deeplab_tf.evaluate."""
+"""Evaluation during training: single-scale mIoU on the eval split. The confusion matrix and
+the FCN metrics are deeplab_tf.metrics' (the same counting as `evaluate` and `evaluate
+--strategy`). The full evaluation (multi-scale, flip, CRF) is deeplab_tf.evaluate."""
 import numpy as np
 import tensorflow as tf
 
-from deeplab_tf.training import metrics as metrics_lib
+from deeplab_tf import metrics as metrics_lib
 
 
-def evaluate_miou(model, dataset, num_classes, *, ignore_label=255, max_batches=0):
-    """Runs `model` over `dataset` (dicts "image" [B,H,W,3], "label" [B,H,W]; padding labelled
-    ignore_label) and returns deeplab_tf.training.metrics.compute_metrics of the summed
-    confusion matrix."""
-    predict = tf.function(lambda x: tf.argmax(model(x, training=False), axis=-1,
-                                              output_type=tf.int32),
-                          input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+def evaluation_matrix(model, dataset, num_classes, *, ignore_label=255, max_batches=0):
+    """int64 [C, C]: the summed metrics.predicted_confusion_matrix of `model` over `dataset`
+    (eval batches of build_dataset: dicts "image" [B,H,W,3], "label" [B,H,W] with padding
+    labelled ignore_label, and optionally "height"/"width" valid regions)."""
+    keys = ("image", "label", "height", "width")
+    spec = getattr(dataset, "element_spec", None)
+    # Eval batches differ in padded size: one trace for all of them (the dataset's own spec,
+    # whose padded dimensions are None), else shape-generic retracing.
+    count = tf.function(lambda batch: metrics_lib.predicted_confusion_matrix(
+        model, batch, num_classes, ignore_label),
+        input_signature=[{k: spec[k] for k in keys if k in spec}] if spec else None,
+        reduce_retracing=spec is None)
     matrix = np.zeros([num_classes, num_classes], np.int64)
     for i, batch in enumerate(dataset):
         if max_batches and i >= max_batches:
             break
-        predictions = predict(tf.cast(batch["image"], tf.float32)).numpy()
-        matrix += metrics_lib.confusion_matrix(batch["label"].numpy(), predictions, num_classes,
-                                               ignore_label=ignore_label)
-    return metrics_lib.compute_metrics(matrix)
+        matrix += count({k: batch[k] for k in keys if k in batch}).numpy()
+    return matrix
+
+
+def evaluate_miou(model, dataset, num_classes, *, ignore_label=255, max_batches=0):
+    """deeplab_tf.metrics.compute_metrics of evaluation_matrix (same arguments)."""
+    return metrics_lib.compute_metrics(evaluation_matrix(
+        model, dataset, num_classes, ignore_label=ignore_label, max_batches=max_batches))
 
 
 def label_image(labels, num_classes):

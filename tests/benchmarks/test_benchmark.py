@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from deeplab_tf.exporters import latency
-from deeplab_tf.training import speed
+from deeplab_tf.benchmarks import latency
+from deeplab_tf.benchmarks import training_speed as speed
+from tests.conftest import REPO as REPO_ROOT
 from tests.conftest import SHARED_DATA
-from tests.export.conftest import REPO_ROOT
 
 
 def run_benchmark(*args):

@@ -1,14 +1,16 @@
 """Training throughput of the compiled train step (images/s), without the input pipeline.
 
-    python -m deeplab_tf.training.speed --preset=deeplabv3_resnet50 --output_stride=8 \
-        --batch=4 --crop=321 --mixed_precision=mixed_bfloat16 [--xla] [--steps=3]
+`python -m deeplab_tf.benchmark --what=training` runs one process per configuration
+(measure_configs), because the Keras mixed-precision policy is global. That process is this
+module:
 
-One configuration per process: the Keras mixed-precision policy is global. Prints one JSON
-line {"preset", "batch", "crop", "output_stride", "mixed_precision", "xla", "images_per_second",
-"seconds_per_step", "cpu_seconds_per_step", "first_step_seconds"}.
-`python -m deeplab_tf.benchmark --what=training` runs one such process per configuration
-(measure_configs) and, with --torchvision_python, the torchvision reference
-(torchvision_reference.py in this folder) the same way.
+    python -m deeplab_tf.benchmarks.training_speed --preset=deeplabv3_resnet50 \
+        --output_stride=8 --batch=4 --crop=321 --mixed_precision=mixed_bfloat16 [--xla]
+
+and prints one JSON line {"preset", "batch", "crop", "output_stride", "mixed_precision", "xla",
+"images_per_second", "seconds_per_step", "cpu_seconds_per_step", "first_step_seconds"}. With
+--torchvision_python, the torchvision reference (torchvision_reference.py in this folder) is
+run the same way.
 """
 import json
 import os
@@ -92,7 +94,8 @@ def measure_configs(configs, precisions, xla_modes, crop, steps, log=print):
             for xla in xla_modes:
                 log(f"timing training {preset} OS{output_stride} batch {batch} {precision} "
                     f"xla={xla}")
-                cmd = [sys.executable, "-m", "deeplab_tf.training.speed", f"--preset={preset}",
+                cmd = [sys.executable, "-m", "deeplab_tf.benchmarks.training_speed",
+                       f"--preset={preset}",
                        f"--output_stride={output_stride}", f"--batch={batch}", f"--crop={crop}",
                        f"--mixed_precision={precision}", f"--steps={steps}",
                        "--xla" if xla == "on" else "--noxla"]

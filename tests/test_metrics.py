@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from deeplab_tf.training import metrics
+from deeplab_tf import metrics
 
 # 3 classes; 255 = ignore. Valid pixels (label -> prediction): 0->0, 0->1, 1->1, 1->1, 2->0.
 LABELS = np.array([[0, 0, 1], [1, 2, 255]])
@@ -90,7 +90,7 @@ def test_summed_across_replicas_under_mirrored_strategy():
     # Fresh process: the 2 logical CPUs must be configured before TensorFlow initialises.
     code = textwrap.dedent("""
         import numpy as np, tensorflow as tf
-        from deeplab_tf.training import metrics
+        from deeplab_tf import metrics
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -114,3 +114,71 @@ def test_summed_across_replicas_under_mirrored_strategy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "OK 95" in out.stdout
+
+
+def test_the_three_evaluation_paths_count_the_same_matrix(tmp_path):
+    """Periodic evaluation, `evaluate --strategy` and `evaluate` (deeplab_tf.evaluation over
+    deeplab_tf.inference) give the identical confusion matrix on one model and split.
+
+    The images agree pixel for pixel because the inputs do: the pipeline pads each image to
+    its own OS*k+1 size and a batch to its largest image, inference pads each image to its own
+    size and batches only equal padded sizes. So the first two images (33x40 and 30x45, both
+    padded to 33x49) share a batch in every path and the third (20x20 -> 33x33) runs alone.
+    Where the paths legitimately differ (BUILD_NOTES, "Conventions"): with images of different
+    padded sizes in one pipeline batch, the padded-batch paths pad the smaller one further
+    with the mean pixel, which image pooling averages over, while inference does not; and
+    inference takes the argmax of float32 probabilities, the others of logits, which can
+    differ only where two logits are within float32 rounding of each other.
+    """
+    import tensorflow as tf
+    from PIL import Image
+
+    import deeplab_tf
+    from deeplab_tf import evaluation, inference
+    from deeplab_tf.config import DataConfig
+    from deeplab_tf.data import prepare, synthetic
+    from deeplab_tf.data.pipeline import build_dataset
+    from deeplab_tf.training.evaluation import evaluation_matrix
+
+    root = tmp_path / "raw" / "synthetic"
+    synthetic.write_synthetic(str(root), num_train=1, num_val=3, size=(33, 45))
+    for index, (height, width) in enumerate([(33, 40), (30, 45), (20, 20)]):
+        for folder, ext in (("JPEGImages", "jpg"), ("SegmentationClass", "png")):
+            path = root / folder / f"synth_val_{index:05d}.{ext}"
+            with Image.open(path) as image:
+                cropped = image.crop((0, 0, width, height))   # keeps the label's palette
+            cropped.save(path)
+    prepare.prepare("synthetic", str(tmp_path / "raw"), str(tmp_path / "records"),
+                    splits=["val"], progress=False)
+    config = DataConfig(dataset="synthetic", data_dir=str(tmp_path / "records"), batch_size=2,
+                        output_stride=16)
+    # aspp_depth scales with the width too (64 -> 8 channels). Keras' default initialisers
+    # shrink the activations through MobileNetV2 to ~1e-10 logits, whose argmax rounding
+    # decides; He-normal kernels (fan-in; depthwise: k*k) keep them O(1) with distinct classes.
+    model = deeplab_tf.build_model("deeplabv3_mobilenetv2", num_classes=5,
+                                   width_multiplier=0.125, aspp_depth=64)
+    rng = np.random.default_rng(0)
+    for weight in model.weights:
+        if weight.path.endswith("kernel"):
+            shape = tuple(weight.shape)
+            fan_in = np.prod(shape[:2] if "depthwise" in weight.path else shape[:-1])
+            weight.assign(rng.normal(0, np.sqrt(2 / fan_in), shape).astype("float32"))
+
+    periodic = evaluation_matrix(model, build_dataset(config, "val", training=False), 5)
+    # The default strategy runs the same replica function and SUM reduction as MirroredStrategy
+    # (two replicas summed: test_summed_across_replicas_under_mirrored_strategy above and
+    # tests/test_evaluate.py's --strategy=mirrored test); this process has one CPU device.
+    distributed = metrics.distributed_evaluation_matrix(
+        model, tf.distribute.get_strategy(), lambda ctx: build_dataset(config, "val", ctx, False),
+        5)
+    examples = list(evaluation.record_examples(config, "val"))
+    whole = evaluation.evaluate(inference.predictor_from_keras(model), examples, 5,
+                                class_names=[str(i) for i in range(5)], batch_size=2,
+                                pad_multiple=16, progress=False)["matrix"]
+
+    assert [e[1].shape[:2] for e in examples] == [(33, 40), (30, 45), (20, 20)]
+    valid = sum(int((e[2] != metrics.IGNORE_LABEL).sum()) for e in examples)
+    assert whole.sum() == valid > 0.8 * (33 * 40 + 30 * 45 + 20 * 20)   # padding never counts
+    assert (whole.sum(axis=0) > 0).sum() >= 2   # several classes predicted: a real comparison
+    np.testing.assert_array_equal(periodic, whole)
+    np.testing.assert_array_equal(distributed, whole)

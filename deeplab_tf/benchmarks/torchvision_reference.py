@@ -2,16 +2,17 @@
 
 Run by a Python that has torch and torchvision (they are not dependencies of deeplab_tf):
 
-    /path/to/torch-python deeplab_tf/training/torchvision_reference.py --batch=4 --crop=321 \
-        --precision=bfloat16 --steps=3 --threads=2
+    /path/to/torch-python deeplab_tf/benchmarks/torchvision_reference.py --batch=4 \
+        --crop=321 --precision=bfloat16 --steps=3 --threads=2
 
-or through `python -m deeplab_tf.benchmark --what=training --torchvision_python=PATH`, which puts
-its rows beside ours in one run. torchvision's deeplabv3_resnet50 is DeepLab v3 at output stride
-8 (replace_stride_with_dilation=[False, True, True]), ASPP rates 12/24/36, no auxiliary head;
-the step is SGD (momentum 0.9) on cross-entropy with ignore index 255 at label size, as
-deeplab_tf.training.speed. bfloat16 = torch.autocast on CPU with channels-last tensors (the
-fastest CPU recipe PyTorch documents). Prints one JSON line with the same keys as
-deeplab_tf.training.speed. Imports nothing from deeplab_tf, so any torch environment can run it.
+or through `python -m deeplab_tf.benchmark --what=training --torchvision_python=PATH`, which
+puts its rows beside ours in one run. torchvision's deeplabv3_resnet50 is DeepLab v3 at output
+stride 8 (replace_stride_with_dilation=[False, True, True]), ASPP rates 12/24/36, no auxiliary
+head; the step is SGD (momentum 0.9) on cross-entropy with ignore index 255 at label size, as
+deeplab_tf.benchmarks.training_speed. bfloat16 = torch.autocast on CPU with channels-last
+tensors (the fastest CPU recipe PyTorch documents). Prints one JSON line with the same keys as
+deeplab_tf.benchmarks.training_speed. Imports nothing from deeplab_tf, so any torch environment
+can run it.
 """
 import argparse
 import json

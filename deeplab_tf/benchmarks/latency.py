@@ -1,6 +1,6 @@
 """Latency of one image through Keras, the SavedModel and our TFLite exports, beside the
 official TFLite files, under the same thread count (`python -m deeplab_tf.benchmark
---what=latency`; that module's docstring describes the rows).
+--what=latency`; that entry point's docstring describes the rows).
 
 Every model is loaded and run through deeplab_tf.inference, the one way the evaluator runs
 them; "invoke_ms" is the LiteRT invoke alone.

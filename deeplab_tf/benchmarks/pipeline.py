@@ -1,24 +1,15 @@
-r"""Input pipeline throughput (images/s) with the official training augmentation.
-
-  python -m deeplab_tf.data.benchmark [--voc_dir=../shared/data/voc] [--crop_size=513,513]
+"""Input pipeline throughput (images/s) with the official training augmentation
+(`python -m deeplab_tf.benchmark --what=pipeline`; from Python: pipeline_throughput()).
 
 Measures build_dataset(..., training=True) end to end (read, decode, random scale, pad, crop,
-flip, batch) on VOC-sized images (500x375 JPEGs). With --voc_dir, the real VOC sample images
-are repeated to --num_images records; otherwise synthetic 500x375 scenes are used. Reports the
-median of --runs timed runs. Called by deeplab_tf.benchmark through pipeline_throughput().
+flip, batch) on VOC-sized images (500x375 JPEGs). With voc_dir, the real VOC sample images
+are repeated to num_images records; otherwise synthetic 500x375 scenes are used. Reports the
+median of `runs` timed runs.
 """
-if __name__ == "__main__":   # before TensorFlow is imported: its C++ log lines
-    from deeplab_tf.quiet import quiet
-    quiet()
 import os
 import statistics
-import sys
 import tempfile
 import time
-
-from absl import app, flags
-
-from deeplab_tf.flags import parse_size
 
 _VOC_SIZE = (375, 500)   # the usual PASCAL VOC image size (height, width)
 
@@ -88,38 +79,3 @@ def pipeline_throughput(data_dir=None, dataset="voc2012", voc_dir=None, num_imag
             "cpu_bound_images_per_second": 1000 * cpus / cpu_ms,
             "source": source}
 
-
-FLAGS = flags.FLAGS
-
-
-def define_flags():
-    """Flags of this entry point (defined only when it runs, so importing it is free)."""
-    flags.DEFINE_string("data_dir", None, "Prepared TFRecord folder (default: make records).")
-    flags.DEFINE_string("voc_dir", None, "Raw VOC folder whose images are repeated (optional).")
-    flags.DEFINE_list("crop_size", ["513", "513"], "Training crop height,width.")
-    flags.DEFINE_integer("batch_size", 8, "Batch size.")
-    flags.DEFINE_integer("num_images", 256, "Records to make when --data_dir is not given.")
-    flags.DEFINE_integer("num_batches", 50, "Batches per timed run.")
-    flags.DEFINE_integer("runs", 5, "Timed runs (the median is reported).")
-
-
-def main(argv):
-    del argv
-    try:
-        crop = parse_size(FLAGS.crop_size, "crop_size")
-    except ValueError as error:
-        sys.exit(f"error: {error}")
-    result = pipeline_throughput(FLAGS.data_dir, voc_dir=FLAGS.voc_dir,
-                                 num_images=FLAGS.num_images, crop_size=crop,
-                                 batch_size=FLAGS.batch_size, num_batches=FLAGS.num_batches,
-                                 runs=FLAGS.runs)
-    print(f"pipeline throughput: median {result['median']:.1f} images/s over {FLAGS.runs} runs "
-          f"({', '.join(f'{r:.1f}' for r in result['runs'])}); crop {crop}, batch "
-          f"{FLAGS.batch_size}, {result['cpus']} CPUs, source {result['source']}; "
-          f"{result['cpu_ms_per_image']:.2f} CPU ms/image = "
-          f"{result['cpu_bound_images_per_second']:.0f} images/s on {result['cpus']} free cores")
-
-
-if __name__ == "__main__":
-    define_flags()
-    app.run(main)

@@ -21,17 +21,26 @@ or 1). We follow that: their per-class IoU is reported as NaN (JSON null) and th
 them. Mean accuracy likewise skips classes with t_i = 0 (a class absent from the labels has no
 accuracy); a class present in the predictions only still has IoU 0 and counts in the mean IoU.
 If every class is excluded (no valid pixel at all) the means are 0, like tf.metrics.mean_iou.
+
+One counting function, confusion_matrix_tf, turns (labels, predictions, valid mask, ignore
+label) into the matrix for every evaluation path: deeplab_tf.evaluation (the `evaluate` CLI,
+crf_search; numpy arrays at image size through confusion_matrix / ConfusionMatrix),
+periodic evaluation during training (deeplab_tf.training.evaluation) and `evaluate
+--strategy` (distributed_evaluation_matrix, which sums that function's per-replica matrices).
+The two padded-batch paths count one eval batch of build_dataset through
+predicted_confusion_matrix.
 """
 import numpy as np
 
-IGNORE_LABEL = 255
+from deeplab_tf.data.datasets import IGNORE_LABEL  # the one definition (no TF import there)
 
 
 # ---------------------------------------------------------------------------------------------
-# NumPy
+# NumPy in and out (inputs checked, counted by confusion_matrix_tf)
 # ---------------------------------------------------------------------------------------------
 def confusion_matrix(labels, predictions, num_classes, ignore_label=IGNORE_LABEL, name=None):
-    """Confusion matrix of one image or batch (numpy).
+    """Confusion matrix of one image or batch of numpy arrays (checked, then counted by
+    confusion_matrix_tf, the one counting function).
 
     Args:
       labels: int array [...] of ground-truth classes (ignore_label = not evaluated).
@@ -53,15 +62,14 @@ def confusion_matrix(labels, predictions, num_classes, ignore_label=IGNORE_LABEL
     labels = labels.reshape(-1).astype(np.int64)
     predictions = predictions.reshape(-1).astype(np.int64)
     valid = labels != ignore_label
-    labels, predictions = labels[valid], predictions[valid]
-    for what, values in (("label", labels), ("prediction", predictions)):
+    for what, values in (("label", labels[valid]), ("prediction", predictions[valid])):
         if values.size and (values.min() < 0 or values.max() >= num_classes):
             bad = values[(values < 0) | (values >= num_classes)][0]
             raise ValueError(
                 f"{what} value {bad}{where} is outside 0..{num_classes - 1} "
                 f"(num_classes={num_classes}, ignore_label={ignore_label})")
-    counts = np.bincount(labels * num_classes + predictions, minlength=num_classes ** 2)
-    return counts.reshape(num_classes, num_classes).astype(np.int64)
+    # Checked here (a TF op cannot name the image); the counting is the shared TF function.
+    return confusion_matrix_tf(labels, predictions, num_classes, ignore_label).numpy()
 
 
 def compute_metrics(matrix, class_names=None):
@@ -131,15 +139,16 @@ class ConfusionMatrix:
 # TensorFlow (inside tf.function / a tf.distribute replica step)
 # ---------------------------------------------------------------------------------------------
 def confusion_matrix_tf(labels, predictions, num_classes, ignore_label=IGNORE_LABEL, mask=None):
-    """Confusion matrix of a batch as a TF op (no Python control flow on tensors).
+    """The confusion matrix, counted the one way every evaluation path uses (a TF op, also
+    inside tf.function / a tf.distribute replica step; no Python control flow on tensors).
 
     Args:
-      labels: int tensor [B, H, W] (ignore_label pixels are skipped).
-      predictions: int tensor [B, H, W].
+      labels: int tensor [...] (ignore_label pixels are skipped).
+      predictions: int tensor of the same shape.
       num_classes: Python int C.
-      mask: optional bool tensor [B, H, W]; False pixels are skipped too (e.g. padding).
+      mask: optional bool tensor of that shape; False pixels are skipped too (e.g. padding).
     Returns:
-      int64 tensor [C, C].
+      int64 tensor [C, C]: entry [i, j] = pixels of class i predicted as j.
     """
     import tensorflow as tf
     labels = tf.cast(tf.reshape(labels, [-1]), tf.int64)
@@ -166,6 +175,25 @@ def valid_region_mask(heights, widths, padded_shape):
     return tf.logical_and(rows, cols)
 
 
+def predicted_confusion_matrix(model, batch, num_classes, ignore_label=IGNORE_LABEL):
+    """Single-scale confusion matrix of a keras.Model on one eval batch of build_dataset
+    ("image" padded with the mean pixel, "label" padded with ignore_label and, when present,
+    "height"/"width" valid regions); a TF op, for periodic evaluation and each replica of
+    distributed_evaluation_matrix.
+
+    The padded batch goes through the model as it is (images share the batch's padded size,
+    the smallest OS*k+1 holding its largest image); the argmax is counted in the valid regions
+    only, so padding never counts even where a dataset's labels do not mark it.
+    """
+    import tensorflow as tf
+    logits = model(tf.cast(batch["image"], tf.float32), training=False)
+    predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    mask = None
+    if "height" in batch and "width" in batch:
+        mask = valid_region_mask(batch["height"], batch["width"], tf.shape(batch["label"])[1:3])
+    return confusion_matrix_tf(batch["label"], predictions, num_classes, ignore_label, mask=mask)
+
+
 def reduce_confusion_matrix(strategy, per_replica_matrix):
     """Sums per-replica confusion matrices across replicas (call outside strategy.run).
 
@@ -179,30 +207,25 @@ def reduce_confusion_matrix(strategy, per_replica_matrix):
 def distributed_evaluation_matrix(model, strategy, make_dataset, num_classes,
                                   ignore_label=IGNORE_LABEL, max_batches=0):
     """Single-scale whole-image evaluation of a keras.Model under a tf.distribute strategy
-    (used by deeplab_tf.evaluate --strategy=...; usable by the training loop's periodic eval).
+    (used by deeplab_tf.evaluate --strategy=...).
 
-    make_dataset(input_context) -> eval batches of build_dataset (padded images, labels padded
-    with ignore_label, "height"/"width" valid regions). Each replica computes the confusion
-    matrix of its share (valid region only) and the replicas' matrices are SUMMED
+    make_dataset(input_context) -> eval batches of build_dataset. Each replica computes
+    predicted_confusion_matrix of its share and the replicas' matrices are SUMMED
     (reduce_confusion_matrix). Returns int64 [C, C].
     """
     import tensorflow as tf
     dist = strategy.distribute_datasets_from_function(make_dataset)
 
-    def replica_matrix(batch):
-        logits = model(batch["image"], training=False)
-        predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
-        mask = valid_region_mask(batch["height"], batch["width"], tf.shape(batch["label"])[1:3])
-        return confusion_matrix_tf(batch["label"], predictions, num_classes, ignore_label,
-                                   mask=mask)
-
     def replica(batch):
         # The split's last global batch may leave a replica with no image; convolutions on an
         # empty batch fail in oneDNN, so such a replica contributes a zero matrix.
-        return tf.cond(tf.shape(batch["image"])[0] > 0, lambda: replica_matrix(batch),
+        return tf.cond(tf.shape(batch["image"])[0] > 0,
+                       lambda: predicted_confusion_matrix(model, batch, num_classes,
+                                                          ignore_label),
                        lambda: tf.zeros([num_classes, num_classes], tf.int64))
 
-    @tf.function
+    # One trace for every padded batch size (the spec's padded dimensions are None).
+    @tf.function(input_signature=[dist.element_spec])
     def step(batch):
         return reduce_confusion_matrix(strategy, strategy.run(replica, args=(batch,)))
 
