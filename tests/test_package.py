@@ -98,3 +98,38 @@ def test_console_scripts_run_the_same_mains():
     assert out.returncode == 1 and "error: --dataset is required" in out.stderr, out.stderr
     for name in ("train", "evaluate", "predict", "export", "convert"):
         assert pathlib.Path(sys.executable).with_name(f"deeplab-{name}").exists(), name
+
+
+ENTRY_POINTS = {"train", "evaluate", "predict", "export", "convert", "summary", "benchmark",
+                "crf_search", "cli"}
+
+
+def _imported_modules(path):
+    """deeplab_tf.* modules a file imports (import statements, anywhere in the file)."""
+    import ast
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in found if name.startswith("deeplab_tf.")}
+
+
+def test_no_library_module_imports_an_entry_point():
+    """Entry points sit on top: the library never imports a command-line module."""
+    entry = {f"deeplab_tf.{name}" for name in ENTRY_POINTS}
+    offenders = {}
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE.parent).with_suffix("")
+        module = ".".join(relative.parts)
+        if module in entry:
+            continue
+        bad = _imported_modules(path) & entry
+        if bad:
+            offenders[module] = sorted(bad)
+    assert not offenders, offenders
+    # The check sees an import of an entry point (this very pattern, written out).
+    probe = PACKAGE.parent / "tests" / "training" / "_bad_inputs.py"
+    assert "deeplab_tf.train" in _imported_modules(probe)
