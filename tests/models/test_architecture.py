@@ -121,7 +121,7 @@ def test_model_info_fields():
     assert info["preprocessing"] == "minus_one_to_one"
     assert info["mean_pixel"] == (127.5, 127.5, 127.5)
     assert info["backbone"].official_scope == "xception_65"
-    assert info["backbone"].bn == {"momentum": 0.9997, "epsilon": 1e-3}
+    assert info["backbone"].bn == {"momentum": 0.9997, "epsilon": 1e-3, "scale": True}
     assert info["logits_layers"] == ["logits.semantic"]
     assert model_info("deeplabv2_resnet101_aspp_l")["mean_pixel"] == (123.15, 115.90, 103.06)
 
