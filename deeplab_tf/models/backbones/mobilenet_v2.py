@@ -21,6 +21,7 @@ import re
 import keras
 
 from deeplab_tf.models.backbones import BACKBONES
+from deeplab_tf.models.backbones.atrous import AtrousRule
 from deeplab_tf.models.layers import activate, batch_norm, conv_bn
 from deeplab_tf.models.naming import keras_name
 
@@ -96,20 +97,13 @@ def channel_plan(depth_multiplier=1.0):
 
 
 def atrous_schedule(output_stride):
-    """(stride, rate) of the stem and of each block under the slim atrous rule.
-
-    mobilenet_base: once the running stride equals output_stride, a layer's stride becomes 1,
-    it keeps the current rate, and the rate multiplies by the stride it skipped. So OS8 gives
-    rate 2 in expanded_conv_7..13 and 4 in 14..16; OS16 gives rate 2 in expanded_conv_14..16.
-    """
-    schedule, current, rate = [], 1, 1
-    for stride in (2,) + tuple(s for _, _, s in BLOCKS):
-        if output_stride is not None and current == output_stride:
-            schedule.append((1, rate))
-            rate *= stride
-        else:
-            schedule.append((stride, 1))
-            current *= stride
+    """(stride, rate) of the stem and of each block under the atrous rule every backbone
+    shares (backbones/atrous.AtrousRule; slim mobilenet_base applies the same rule): OS8
+    gives rate 2 in expanded_conv_7..13 and 4 in 14..16; OS16 gives rate 2 in
+    expanded_conv_14..16."""
+    rule = AtrousRule(output_stride, "mobilenetv2")
+    schedule = [rule.unit(stride) for stride in (2,) + tuple(s for _, _, s in BLOCKS)]
+    rule.check_reached()
     return schedule
 
 
@@ -155,22 +149,22 @@ def build_mobilenet_v2(x, *, output_stride, bn, scope, decoder_end_point, width_
         raise ValueError(f"output_stride={output_stride!r} is not supported by MobileNetV2; "
                          "allowed: 8, 16, 32")
     stem, plan = channel_plan(depth_multiplier * width_multiplier)
-    schedule = atrous_schedule(output_stride)
-    stride, rate = schedule[0]
     decoder_block = end_point_block(decoder_end_point)
+    rule = AtrousRule(output_stride, "mobilenetv2")
+    stride, rate = rule.unit(2)
     x = conv_bn(x, stem, 3, name=f"{scope}/Conv", bn=bn, stride=stride, rate=rate,
                 activation="relu6")
-    endpoints, nominal = {}, 2
-    for index, ((inner, out_channels, block_stride), (stride, rate)) in enumerate(
-            zip(plan, schedule[1:])):
-        if block_stride == 2 and nominal <= output_stride and nominal >= 8:
-            endpoints[nominal] = x  # last map at this nominal stride
-        nominal *= block_stride
+    endpoints = {}
+    for index, (inner, out_channels, block_stride) in enumerate(plan):
+        if block_stride == 2 and 8 <= rule.nominal_stride <= output_stride:
+            endpoints[rule.nominal_stride] = x  # last map at this nominal stride
+        stride, rate = rule.unit(block_stride)
         x, depthwise_output = _expanded_conv(x, index, inner, out_channels, stride, rate, bn,
                                              scope)
         if index == decoder_block:
             endpoints[4] = depthwise_output
-    if nominal <= output_stride:
-        endpoints[nominal] = x
+    rule.check_reached()
+    if rule.nominal_stride <= output_stride:
+        endpoints[rule.nominal_stride] = x
     endpoints["out"] = x
     return endpoints
