@@ -4,10 +4,11 @@ the FCN metrics are the eval module's, deeplab_tf.training.metrics). The full ev
 import numpy as np
 import tensorflow as tf
 
+from deeplab_tf.data.datasets import IGNORE_LABEL
 from deeplab_tf.training import metrics as metrics_lib
 
 
-def evaluate_miou(model, dataset, num_classes, *, ignore_label=255, max_batches=0):
+def evaluate_miou(model, dataset, num_classes, *, ignore_label=IGNORE_LABEL, max_batches=0):
     """Runs `model` over `dataset` (dicts "image" [B,H,W,3], "label" [B,H,W]; padding labelled
     ignore_label) and returns deeplab_tf.training.metrics.compute_metrics of the summed
     confusion matrix."""

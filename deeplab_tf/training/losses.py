@@ -3,7 +3,7 @@
 Official research/deeplab/utils/train_utils.add_softmax_cross_entropy_loss_for_each_scale:
   * logits are upsampled to the label size (not labels downsampled; v3 Sec. 4.1), align
     corners, and computed in float32 (mixed precision keeps only the network in 16 bit);
-  * pixels labelled `ignore_label` (255) get weight 0, every other pixel the weight of its class
+  * pixels labelled `ignore_label` (datasets.IGNORE_LABEL, 255) get weight 0, every other pixel the weight of its class
     (`label_weights`, default 1);
   * the weighted per-pixel losses are summed and divided by the number of pixels with non-zero
     weight; with hard-pixel mining only the top_k_percent_pixels largest losses are kept and
@@ -16,6 +16,7 @@ has the same number of valid pixels, which is what the official multi-clone code
 """
 import tensorflow as tf
 
+from deeplab_tf.data.datasets import IGNORE_LABEL
 from deeplab_tf.models.layers import resize_bilinear
 
 
@@ -27,7 +28,7 @@ def resize_logits(logits, labels):
     return resize_bilinear(logits, tf.shape(labels)[1:3])
 
 
-def pixel_losses(logits, labels, *, num_classes, ignore_label=255, class_weights=None):
+def pixel_losses(logits, labels, *, num_classes, ignore_label=IGNORE_LABEL, class_weights=None):
     """Per-pixel weighted cross-entropy.
 
     Args:
@@ -56,7 +57,7 @@ def _weights_and_safe_labels(labels, ignore_label, class_weights):
     return tf.where(valid, tf.gather(table, safe_labels), 0.0), safe_labels
 
 
-def pixel_weights(labels, *, ignore_label=255, class_weights=None):
+def pixel_weights(labels, *, ignore_label=IGNORE_LABEL, class_weights=None):
     """Weight of every pixel of labels [...]: 0 for ignore_label, else its class weight (1
     without class_weights). Returns [N] float32, N = labels.size."""
     return _weights_and_safe_labels(labels, ignore_label, class_weights)[0]
@@ -71,8 +72,8 @@ def top_k_fraction(step, top_k_percent_pixels, hard_example_mining_step):
     return (1.0 - ratio) + top_k_percent_pixels * ratio
 
 
-def segmentation_loss(logits, labels, *, num_classes, ignore_label=255, class_weights=None,
-                      top_k=1.0, normalizer=None):
+def segmentation_loss(logits, labels, *, num_classes, ignore_label=IGNORE_LABEL,
+                      class_weights=None, top_k=1.0, normalizer=None):
     """Scalar float32 loss of one replica's batch (before the division by replicas).
 
     Args:
@@ -97,7 +98,7 @@ def segmentation_loss(logits, labels, *, num_classes, ignore_label=255, class_we
     return tf.math.divide_no_nan(total, count)
 
 
-def batch_normalizer(labels, *, hard_pixel_mining, accumulation_steps=1, ignore_label=255,
+def batch_normalizer(labels, *, hard_pixel_mining, accumulation_steps=1, ignore_label=IGNORE_LABEL,
                      class_weights=None):
     """What every micro-batch's summed loss is divided by, for one replica's batch.
 
@@ -116,8 +117,8 @@ def batch_normalizer(labels, *, hard_pixel_mining, accumulation_steps=1, ignore_
     return tf.maximum(tf.reduce_sum(tf.cast(weights > 0, tf.float32)), 1.0)
 
 
-def training_loss(outputs, labels, *, num_classes, normalizer, top_k=1.0, ignore_label=255,
-                  class_weights=None):
+def training_loss(outputs, labels, *, num_classes, normalizer, top_k=1.0,
+                  ignore_label=IGNORE_LABEL, class_weights=None):
     """The data loss of one micro-batch: the loss of every output scale, summed, divided by
     `normalizer` (batch_normalizer).
 

@@ -5,6 +5,7 @@ iterator and returns the global loss (sum over replicas of the per-replica scale
 """
 import tensorflow as tf
 
+from deeplab_tf.data.datasets import IGNORE_LABEL
 from deeplab_tf.models.layers import resize_bilinear
 from deeplab_tf.training import losses as losses_lib
 from deeplab_tf.training.optimization import decayed_kernels, gradient_multipliers
@@ -34,7 +35,7 @@ def forward(model, images, scales, training):
 
 
 def make_train_step(model, optimizer, config, strategy, *, num_classes, logits_layers=(),
-                    ignore_label=255):
+                    ignore_label=IGNORE_LABEL):
     """Returns train_step(iterator) -> dict(loss=, regularization=) (global, float32).
 
     logits_layers: names of the layers config.last_layer_gradient_multiplier applies to
