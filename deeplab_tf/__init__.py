@@ -8,7 +8,7 @@ from deeplab_tf import registration as _registration
 
 __version__ = "0.1.0"
 
-__all__ = ["build_model", "list_presets", "load_model", "__version__"]
+__all__ = ["build_model", "list_presets", "load_model", "preset_info", "__version__"]
 
 _registration.install()
 
@@ -43,6 +43,13 @@ def list_presets():
     """Names of the model presets, sorted."""
     from deeplab_tf.models.presets import PRESETS
     return sorted(PRESETS)
+
+
+def preset_info(name):
+    """What is recorded about a preset (deeplab_tf.models.presets.preset_info): its parameter
+    count, the paper row it reproduces and the experiments/ flagfile that trains it."""
+    from deeplab_tf.models.presets import preset_info as _info
+    return _info(name)
 
 
 def __getattr__(name):

@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from deeplab_tf.data.datasets import IGNORE_LABEL
+
 
 # ---------------------------------------------------------------------------------------------
 # Data: (id, image uint8 [H, W, 3], label [H, W]) triples
@@ -65,7 +67,7 @@ def record_examples(data_config, split):
 def evaluate(predictor, examples, num_classes, *, class_names, eval_scales=(1.0,),
              add_flipped_images=False, crf_params=None, crf_processes=None, batch_size=4,
              pad_multiple=16, crop_size=None, panels_dir=None, num_panels=0, colours=None,
-             ignore_label=255, total=None, progress=True, tiling=None, label_ids_dir=None,
+             ignore_label=IGNORE_LABEL, total=None, progress=True, tiling=None, label_ids_dir=None,
              label_ids_dataset=None):
     """Confusion matrices over all examples (iterable of (id, image, label, source)); with
     tiling (deeplab_tf.tiling.Tiling) images above its pixel count run in blended tiles; with

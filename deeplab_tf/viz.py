@@ -7,6 +7,8 @@ images uint8 [H, W, 3], labels int [H, W] (255 = ignore).
 import numpy as np
 from PIL import Image
 
+from deeplab_tf.data.datasets import IGNORE_LABEL
+
 
 def palette(dataset="voc2012"):
     """uint8 [256, 3]: class index -> RGB colour (255 = the ignore / boundary colour)."""
@@ -33,7 +35,7 @@ def overlay(image, labels, colours, alpha=0.5):
     if image.shape[:2] != np.shape(labels):
         raise ValueError(f"overlay: image {image.shape[:2]} and labels {np.shape(labels)} differ")
     mask = colorize(labels, colours).astype(np.float32)
-    out = np.where((np.asarray(labels) != 255)[..., None],
+    out = np.where((np.asarray(labels) != IGNORE_LABEL)[..., None],
                    (1 - alpha) * image + alpha * mask, image)
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 

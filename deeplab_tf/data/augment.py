@@ -12,6 +12,7 @@ the mean pixel and the label with 255; random crop; left-right flip with probabi
 """
 import tensorflow as tf
 
+from deeplab_tf.data.datasets import IGNORE_LABEL
 from deeplab_tf.geometry import padded_size
 from deeplab_tf.models.layers import resize_bilinear
 
@@ -42,7 +43,7 @@ def scale_image_and_label(image, label, scale):
 
 
 def pad_to_size(image, label, height, width, mean_pixel=(127.5, 127.5, 127.5),
-                ignore_label=255):
+                ignore_label=IGNORE_LABEL):
     """Pads bottom/right to [height, width]: image with mean_pixel, label with ignore_label.
 
     Sizes smaller than the input are not cropped (the official pad_to_bounding_box asserts).
@@ -81,7 +82,8 @@ def _random_params(seed, height, width, crop_size, min_scale, max_scale, scale_s
 
 def train_preprocess_reference(image, label, seed, crop_size=(513, 513), min_scale=0.5,
                                max_scale=2.0, scale_step=0.25,
-                               mean_pixel=(127.5, 127.5, 127.5), ignore_label=255, flip=True):
+                               mean_pixel=(127.5, 127.5, 127.5), ignore_label=IGNORE_LABEL,
+                               flip=True):
     """The official steps one by one (scale, pad, crop, flip); train_preprocess is the fast
     equivalent used by the pipeline and is tested against this one."""
     shape = tf.shape(image)
@@ -112,7 +114,7 @@ def _nearest_indices(start, count, scaled, size, flipped):
 
 
 def train_preprocess(image, label, seed, crop_size=(513, 513), min_scale=0.5, max_scale=2.0,
-                     scale_step=0.25, mean_pixel=(127.5, 127.5, 127.5), ignore_label=255,
+                     scale_step=0.25, mean_pixel=(127.5, 127.5, 127.5), ignore_label=IGNORE_LABEL,
                      flip=True):
     """Random scale, pad, random crop, flip. -> image float32 [ch, cw, 3], label int32 [ch, cw].
 
@@ -146,7 +148,7 @@ eval_crop_size = padded_size
 
 
 def eval_preprocess(image, label, crop_size=None, output_stride=16,
-                    mean_pixel=(127.5, 127.5, 127.5), ignore_label=255):
+                    mean_pixel=(127.5, 127.5, 127.5), ignore_label=IGNORE_LABEL):
     """Pads bottom/right to crop_size (None: the smallest OS*k+1 crop holding the image).
 
     -> (image float32 [ch, cw, 3], label int32 [ch, cw], height, width) where height/width is

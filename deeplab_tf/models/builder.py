@@ -36,7 +36,9 @@ from deeplab_tf.models.backbones import OUTPUT_STRIDES, get_backbone
 from deeplab_tf.models.layers import MEAN_PIXEL, Preprocess, ResizeBilinear
 from deeplab_tf.models.presets import PRESETS
 
-_FIXED_KEYS = ("generation", "paper")
+# "info" (presets.PresetInfo) records facts about the preset, not a setting: it never reaches
+# the configuration.
+_FIXED_KEYS = ("generation",)
 # Keys passed to the backbone builder when a preset has them.
 _BACKBONE_KEYS = ("multi_grid", "extra_blocks")
 
@@ -44,7 +46,7 @@ _BACKBONE_KEYS = ("multi_grid", "extra_blocks")
 def _resolve(preset, num_classes, output_stride, overrides):
     if preset not in PRESETS:
         raise ValueError(f"preset={preset!r} is unknown; allowed: {sorted(PRESETS)}")
-    config = dict(PRESETS[preset])
+    config = {k: v for k, v in PRESETS[preset].items() if k != "info"}
     allowed = sorted(k for k in config if k not in _FIXED_KEYS + ("num_classes", "output_stride"))
     for key, value in overrides.items():
         if key not in allowed:

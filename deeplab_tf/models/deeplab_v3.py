@@ -18,8 +18,9 @@ from deeplab_tf.models.layers import (ResizeBilinear, conv_bn, logits_initialize
                                       separable_conv_bn)
 from deeplab_tf.models.naming import keras_name
 
-# The head's BatchNorm: model.py passes decay=0.9997, epsilon=1e-5 (utils.get_batch_norm_params).
-HEAD_BN = {"momentum": 0.9997, "epsilon": 1e-5}
+# The head's BatchNorm: model.py passes decay=0.9997, epsilon=1e-5, scale=True
+# (utils.get_batch_norm_params).
+HEAD_BN = {"momentum": 0.9997, "epsilon": 1e-5, "scale": True}
 LOGITS_SCOPE = "logits/semantic"
 LOGITS_NAME = keras_name(LOGITS_SCOPE)
 

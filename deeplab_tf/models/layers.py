@@ -160,7 +160,8 @@ def conv_bn(x, filters, kernel_size, *, name, bn, stride=1, rate=1, activation="
 
     Args:
       x: [B, H, W, Cin] tensor.
-      bn: dict with "momentum" and "epsilon" (the backbone's official BatchNorm defaults).
+      bn: dict with "momentum", "epsilon" and "scale" (the backbone's official BatchNorm
+        defaults, BackboneSpec.bn).
       activation: "relu", "relu6" or None.
       use_bias: defaults to not use_batch_norm.
     Returns:
@@ -172,9 +173,15 @@ def conv_bn(x, filters, kernel_size, *, name, bn, stride=1, rate=1, activation="
         filters, kernel_size, strides=stride, dilation_rate=rate, padding="same",
         use_bias=use_bias, name=keras_name(name))(x)
     if use_batch_norm:
-        x = BatchNorm(
-            momentum=bn["momentum"], epsilon=bn["epsilon"], name=keras_name(name, "BatchNorm"))(x)
+        x = batch_norm(bn, keras_name(name, "BatchNorm"))(x)
     return activate(x, activation, name)
+
+
+def batch_norm(bn, name):
+    """A BatchNorm layer with the defaults `bn` ({"momentum", "epsilon", "scale"}: a
+    backbone's BackboneSpec.bn or the head's HEAD_BN)."""
+    return BatchNorm(momentum=bn["momentum"], epsilon=bn["epsilon"], scale=bn["scale"],
+                     name=name)
 
 
 def activate(x, activation, name):
@@ -226,8 +233,7 @@ def conv2d_same(x, filters, kernel_size, *, name, bn, stride=1, rate=1, activati
     x = fixed_padding(x, kernel_size, rate, keras_name(name, "pad"))
     x = keras.layers.Conv2D(filters, kernel_size, strides=stride, dilation_rate=rate,
                             padding="valid", use_bias=False, name=keras_name(name))(x)
-    x = BatchNorm(
-        momentum=bn["momentum"], epsilon=bn["epsilon"], name=keras_name(name, "BatchNorm"))(x)
+    x = batch_norm(bn, keras_name(name, "BatchNorm"))(x)
     return activate(x, activation, name)
 
 
@@ -248,9 +254,7 @@ def separable_conv_bn(x, filters, *, name, bn, kernel_size=3, stride=1, rate=1,
     x = keras.layers.DepthwiseConv2D(
         kernel_size, strides=stride, dilation_rate=rate, padding=padding, use_bias=False,
         name=keras_name(name + "_depthwise"))(x)
-    x = BatchNorm(
-        momentum=bn["momentum"], epsilon=bn["epsilon"],
-        name=keras_name(name + "_depthwise", "BatchNorm"))(x)
+    x = batch_norm(bn, keras_name(name + "_depthwise", "BatchNorm"))(x)
     x = activate(x, depthwise_activation, name + "_depthwise")
     return conv_bn(x, filters, 1, name=name + "_pointwise", bn=bn,
                    activation=pointwise_activation)

@@ -5,9 +5,11 @@ import numpy as np
 import tensorflow as tf
 
 from deeplab_tf import metrics as metrics_lib
+from deeplab_tf.data.datasets import IGNORE_LABEL
 
 
-def evaluation_matrix(model, dataset, num_classes, *, ignore_label=255, max_batches=0):
+def evaluation_matrix(model, dataset, num_classes, *, ignore_label=IGNORE_LABEL,
+                      max_batches=0):
     """int64 [C, C]: the summed metrics.predicted_confusion_matrix of `model` over `dataset`
     (eval batches of build_dataset: dicts "image" [B,H,W,3], "label" [B,H,W] with padding
     labelled ignore_label, and optionally "height"/"width" valid regions)."""
@@ -27,7 +29,7 @@ def evaluation_matrix(model, dataset, num_classes, *, ignore_label=255, max_batc
     return matrix
 
 
-def evaluate_miou(model, dataset, num_classes, *, ignore_label=255, max_batches=0):
+def evaluate_miou(model, dataset, num_classes, *, ignore_label=IGNORE_LABEL, max_batches=0):
     """deeplab_tf.metrics.compute_metrics of evaluation_matrix (same arguments)."""
     return metrics_lib.compute_metrics(evaluation_matrix(
         model, dataset, num_classes, ignore_label=ignore_label, max_batches=max_batches))

@@ -16,6 +16,7 @@ import time
 
 import tensorflow as tf
 
+from deeplab_tf.data.datasets import IGNORE_LABEL
 from deeplab_tf.training import checkpoints as ckpt_lib
 from deeplab_tf.training.evaluation import evaluate_miou, label_image
 from deeplab_tf.training.optimization import build_optimizer, configure_batch_norm
@@ -48,7 +49,7 @@ def _format_eta(seconds):
 
 
 def train(model, *, config, strategy, num_classes, make_train_dataset, global_batch_size,
-          logits_layers=(), signature=None, make_eval_dataset=None, ignore_label=255,
+          logits_layers=(), signature=None, make_eval_dataset=None, ignore_label=IGNORE_LABEL,
           final_eval=True, eval_split="", log=print):
     """Trains `model` to config.train_steps. Returns a TrainResult.
 

@@ -5,6 +5,7 @@ iterator and returns the global loss (sum over replicas of the per-replica scale
 """
 import tensorflow as tf
 
+from deeplab_tf.data.datasets import IGNORE_LABEL
 from deeplab_tf.geometry import scale_dimension
 from deeplab_tf.models.layers import resize_bilinear
 from deeplab_tf.training import losses as losses_lib
@@ -31,7 +32,7 @@ def forward(model, images, scales, training):
 
 
 def make_train_step(model, optimizer, config, strategy, *, num_classes, logits_layers=(),
-                    ignore_label=255):
+                    ignore_label=IGNORE_LABEL):
     """Returns train_step(iterator) -> dict(loss=, regularization=) (global, float32).
 
     logits_layers: names of the layers config.last_layer_gradient_multiplier applies to
@@ -40,9 +41,9 @@ def make_train_step(model, optimizer, config, strategy, *, num_classes, logits_l
     `iterator` yields this worker's batch (global batch / number of workers); local replica r
     receives and trains on slice r of it.
 
-    Loss convention (see losses.py): per micro-batch the summed per-pixel losses of every
-    output scale, divided by the replica batch's valid-pixel count (or, with hard-pixel mining,
-    each micro-batch's top-k mean divided by accumulation_steps), plus the L2 term once, all
+    Loss convention: per micro-batch losses.training_loss (every output scale, weighted and
+    normalised there: by the replica batch's valid-pixel count, or with hard-pixel mining the
+    top-k means over accumulation_steps; losses.batch_normalizer), plus the L2 term once, all
     divided by the number of replicas; the optimizer SUM-all-reduces the gradients.
     """
     variables = model.trainable_variables
@@ -58,14 +59,12 @@ def make_train_step(model, optimizer, config, strategy, *, num_classes, logits_l
 
     def micro_gradients(images, labels, normalizer, first, top_k):
         with tf.GradientTape() as tape:
-            data = 0.0
-            for logits in forward(model, images, config.train_scales, training=True):
-                data += losses_lib.segmentation_loss(
-                    logits, labels, num_classes=num_classes, ignore_label=ignore_label,
-                    class_weights=class_weights, top_k=top_k,
-                    normalizer=None if use_top_k else tf.constant(1.0))
+            data = losses_lib.training_loss(
+                forward(model, images, config.train_scales, training=True), labels,
+                num_classes=num_classes, normalizer=normalizer, top_k=top_k,
+                ignore_label=ignore_label, class_weights=class_weights)
             reg = losses_lib.l2_weight_decay(kernels, config.weight_decay)
-            loss = (data / normalizer + first * reg) / replicas
+            loss = (data + first * reg) / replicas
             scaled = optimizer.scale_loss(loss) if float16 else loss
         grads = tape.gradient(scaled, variables)
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
@@ -98,11 +97,9 @@ def make_train_step(model, optimizer, config, strategy, *, num_classes, logits_l
         top_k = (losses_lib.top_k_fraction(optimizer.iterations, config.top_k_percent_pixels,
                                            config.hard_example_mining_step)
                  if use_top_k else 1.0)
-        if use_top_k:
-            normalizer = tf.constant(float(accumulation))
-        else:
-            _, weights = _valid_weights(labels, ignore_label, class_weights)
-            normalizer = tf.maximum(tf.reduce_sum(tf.cast(weights > 0, tf.float32)), 1.0)
+        normalizer = losses_lib.batch_normalizer(
+            labels, hard_pixel_mining=use_top_k, accumulation_steps=accumulation,
+            ignore_label=ignore_label, class_weights=class_weights)
         if accumulation == 1:
             loss, reg, grads = compute(images, labels, normalizer, 1.0, top_k)
         else:
@@ -131,11 +128,3 @@ def make_train_step(model, optimizer, config, strategy, *, num_classes, logits_l
 
     return train_step
 
-
-def _valid_weights(labels, ignore_label, class_weights):
-    flat = tf.reshape(labels, [-1])
-    valid = tf.not_equal(flat, ignore_label)
-    if class_weights is None:
-        return valid, tf.cast(valid, tf.float32)
-    safe = tf.where(valid, flat, tf.zeros_like(flat))
-    return valid, tf.where(valid, tf.gather(tf.constant(class_weights, tf.float32), safe), 0.0)

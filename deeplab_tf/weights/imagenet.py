@@ -28,14 +28,16 @@ import os
 
 import numpy as np
 
-# keras.applications file names in ~/.keras/models (keras/src/applications/*.py).
-KERAS_FILES = {
-    "vgg16": ("vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-              "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-    "mobilenetv2": ("mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
-                    "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"),
-}
-_VGG_BLOCKS = {1: 2, 2: 2, 3: 3, 4: 3, 5: 3}
+from deeplab_tf.models import backbones
+from deeplab_tf.models.backbones import mobilenet_v2, vgg16
+from deeplab_tf.models.naming import keras_name
+
+# keras.applications file names in ~/.keras/models, per family (BackboneSpec
+# .keras_imagenet_files).
+KERAS_FILES = backbones.keras_imagenet_files()
+# Convs per VGG-16 stage, and the scope roots our layers are named under (the backbones').
+_VGG_BLOCKS = {stage: convs for stage, (convs, _) in enumerate(vgg16.STAGES, start=1)}
+_VGG_SCOPE = backbones.BACKBONES["vgg16"].official_scope
 
 
 class ImageNetWeightsError(ValueError):
@@ -125,7 +127,8 @@ def decimate_fc(kernel, bias, *, spatial=None, in_step=1, out_step=4):
 def _vgg_pairs(source, model_layers):
     for block, count in _VGG_BLOCKS.items():
         for i in range(1, count + 1):
-            yield f"vgg_16.conv{block}.conv{block}_{i}", source[f"block{block}_conv{i}"]
+            yield (keras_name(_VGG_SCOPE, f"conv{block}", f"conv{block}_{i}"),
+                   source[f"block{block}_conv{i}"])
     if "fc1" in source and _full_fc6(model_layers):
         # FCN / Dilation: the fc layers as convs, nothing dropped (NHWC Flatten order).
         yield "fc6", list(decimate_fc(*source["fc1"], spatial=(7, list(range(7))), out_step=1))
@@ -150,17 +153,19 @@ def _full_fc6(model_layers):
 
 
 def _mobilenet_pairs(source):
-    def block(keras_prefix, ours):
+    def block(keras_prefix, index):
         for part in ("expand", "depthwise", "project"):
             name = f"{keras_prefix}_{part}"
             if name in source:
-                yield f"MobilenetV2.{ours}.{part}", source[name]
-                yield f"MobilenetV2.{ours}.{part}.BatchNorm", source[name + "_BN"]
-    yield "MobilenetV2.Conv", source["Conv1"]
-    yield "MobilenetV2.Conv.BatchNorm", source["bn_Conv1"]
-    yield from block("expanded_conv", "expanded_conv")
-    for i in range(1, 17):
-        yield from block(f"block_{i}", f"expanded_conv_{i}")
+                ours = keras_name(mobilenet_v2.block_scope(index), part)
+                yield ours, source[name]
+                yield keras_name(ours, "BatchNorm"), source[name + "_BN"]
+    yield keras_name(mobilenet_v2.SCOPE, "Conv"), source["Conv1"]
+    yield keras_name(mobilenet_v2.SCOPE, "Conv", "BatchNorm"), source["bn_Conv1"]
+    # keras.applications names the blocks expanded_conv, block_1 .. block_16.
+    yield from block("expanded_conv", 0)
+    for i in range(1, len(mobilenet_v2.BLOCKS)):
+        yield from block(f"block_{i}", i)
 
 
 def load_imagenet_weights(model, backbone, path=None, log=print):

@@ -32,30 +32,16 @@ from typing import Dict, Optional, Tuple
 import keras
 import numpy as np
 
+from deeplab_tf.models import backbones
 from deeplab_tf.models.naming import official_scope
 
-# Official top-level scopes of the model zoo (research/deeplab/core/feature_extractor.py
-# name_scope, research/deeplab/model.py head scopes).
-BACKBONE_SCOPES = {
-    "MobilenetV2": "mobilenetv2",
-    "xception_65": "xception65",
-    "resnet_v1_50": "resnet50",
-    "resnet_v1_101": "resnet101",
-}
+# Official top-level backbone scopes -> our family name, and the ImageNet classifier inside
+# each scope: facts of the backbones, read from their BackboneSpec (models/backbones).
+BACKBONE_SCOPES = backbones.official_families()
+CLASSIFIER_SCOPES = backbones.classifier_scopes()
+# The DeepLab head's scopes (research/deeplab/model.py).
 HEAD_SCOPES = ("image_pooling", "aspp0", "aspp1", "aspp2", "aspp3", "concat_projection",
                "decoder", "logits")
-# What an ImageNet classification checkpoint holds inside its backbone scope beyond DeepLab's
-# feature extractor, per backbone scope: the classifier, a 1x1 conv named "logits" (slim
-# nets/resnet_v1.py; research/deeplab/core/xception.py) or "Logits/Conv2d_1c_1x1" (slim
-# nets/mobilenet/mobilenet.py), and MobileNetV2's final 1x1 conv to 1280 channels "Conv_1"
-# (slim nets/mobilenet/mobilenet_v2.py V2_DEF), which DeepLab never builds: its feature
-# extractor stops at layer_18 = expanded_conv_16 (research/deeplab/core/feature_extractor.py).
-CLASSIFIER_SCOPES = {
-    "MobilenetV2": ("Logits", "Conv_1"),
-    "xception_65": ("logits",),
-    "resnet_v1_50": ("logits",),
-    "resnet_v1_101": ("logits",),
-}
 # Checkpoint entries that are not model weights (optimizer slots, counters, EMA copies).
 # Quantization-aware checkpoints (the zoo's *_8bit tarballs) also hold fake-quant ranges.
 IGNORED = re.compile(r"(^global_step$)|(/(Momentum|ExponentialMovingAverage|Adam(_1)?|RMSProp"
@@ -249,10 +235,10 @@ def load_imagenet_backbone(model, weights, scope):
       OfficialWeightsError when the file holds another backbone scope, or when anything
       inside the scope is missing, extra or mis-shaped (listed).
     """
-    from deeplab_tf.models.backbones import BACKBONES
     found = sorted(top_level_scopes(weights) & set(BACKBONE_SCOPES))
     if found != [scope]:
-        families = sorted(b.name for b in BACKBONES.values() if b.official_scope in found)
+        families = sorted(b.name for b in backbones.BACKBONES.values()
+                          if b.official_scope in found)
         names = [n for n in weights.tensors if n.split("/", 1)[0] in found]
         raise OfficialWeightsError(
             f"{weights.source} is an ImageNet checkpoint of backbone scope "

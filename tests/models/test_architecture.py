@@ -121,7 +121,7 @@ def test_model_info_fields():
     assert info["preprocessing"] == "minus_one_to_one"
     assert info["mean_pixel"] == (127.5, 127.5, 127.5)
     assert info["backbone"].official_scope == "xception_65"
-    assert info["backbone"].bn == {"momentum": 0.9997, "epsilon": 1e-3}
+    assert info["backbone"].bn == {"momentum": 0.9997, "epsilon": 1e-3, "scale": True}
     assert info["logits_layers"] == ["logits.semantic"]
     assert model_info("deeplabv2_resnet101_aspp_l")["mean_pixel"] == (123.15, 115.90, 103.06)
 
@@ -152,3 +152,52 @@ def test_layer_names_are_explicit_and_stable_across_builds():
     first = [layer.name for layer in build_tiny("deeplabv3plus_mobilenetv2").layers]
     second = [layer.name for layer in build_tiny("deeplabv3plus_mobilenetv2").layers]
     assert first == second and len(set(first)) == len(first)
+
+
+# Presets whose recorded parameter count another test checks on a full-width model it builds
+# anyway (building one costs seconds).
+_PARAMS_CHECKED_ELSEWHERE = {
+    "deeplabv1_vgg16_largefov": "test_multiply_adds.py",
+    "deeplabv3_resnet101": "test_multiply_adds.py",
+    "deeplabv3plus_resnet101": "test_multiply_adds.py",
+    "deeplabv3plus_xception65": "test_multiply_adds.py",
+    "deeplabv3_mobilenetv2": "test_multiply_adds.py",
+    "deeplabv3_mobilenetv2_dm05": "tests/weights/test_official_parity.py",
+    "fcn8s_vgg16": "test_baselines.py", "segnet_vgg16": "test_baselines.py",
+    "dilation8_vgg16": "test_baselines.py",
+}
+
+
+def test_recorded_parameter_counts():
+    """presets.PresetInfo.params is count_params() of the full-width preset at its classes."""
+    import deeplab_tf
+    built = sorted(set(deeplab_tf.list_presets()) - set(_PARAMS_CHECKED_ELSEWHERE))
+    for preset in built:
+        model = build_model(preset)
+        assert model.count_params() == deeplab_tf.preset_info(preset)["params"], preset
+        del model
+        keras.backend.clear_session()
+    assert set(built) | set(_PARAMS_CHECKED_ELSEWHERE) == set(deeplab_tf.list_presets())
+
+
+def test_preset_info_names_paper_rows_and_flagfiles_that_train_the_preset():
+    import pathlib
+
+    import deeplab_tf
+    root = pathlib.Path(__file__).resolve().parents[2]
+    recorded = set()
+    for preset in deeplab_tf.list_presets():
+        info = deeplab_tf.preset_info(preset)
+        assert info["preset"] == preset and info["params"] > 0
+        assert info["paper"] is None or info["paper"]["paper"] and info["paper"]["row"]
+        if info["flagfile"] is None:
+            continue
+        lines = (root / info["flagfile"]).read_text().splitlines()
+        assert f"--preset={preset}" in lines, info["flagfile"]
+        recorded.add(info["flagfile"])
+    # Every paper-row flagfile is some preset's recipe (camvid.flags is a fine-tuning recipe
+    # of deeplabv3_mobilenetv2, whose recorded flagfile is the VOC one).
+    flagfiles = {f"experiments/{p.name}" for p in (root / "experiments").glob("*.flags")}
+    assert flagfiles - recorded == {"experiments/camvid.flags"}
+    with pytest.raises(ValueError, match="allowed"):
+        deeplab_tf.preset_info("deeplabv9")

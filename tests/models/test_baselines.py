@@ -101,9 +101,11 @@ def test_parameter_counts_at_full_width_without_running():
     # Built, not run: the counts read the variables only.
     fcn8s = deeplab_tf.build_model("fcn8s_vgg16").count_params()
     assert abs(fcn8s / 134.27e6 - 1) < 0.03   # FCN paper Table 1: 134M (issue: 134.27M)
+    assert fcn8s == deeplab_tf.preset_info("fcn8s_vgg16")["params"]
     keras.backend.clear_session()
     segnet = deeplab_tf.build_model("segnet_vgg16").count_params()
     assert abs(segnet / 29.46e6 - 1) < 0.03   # SegNet TPAMI Table 6: 29.46M
+    assert segnet == deeplab_tf.preset_info("segnet_vgg16")["params"]
     keras.backend.clear_session()
     # Dilation front-end, derived: VGG-16 convs + fc6 7x7x512x4096 + fc7 4096x4096 + 1x1 to
     # 21; basic context module (Table 1): 7 x (3x3x21x21 + 21) + (21x21 + 21).
@@ -111,6 +113,7 @@ def test_parameter_counts_at_full_width_without_running():
                  + 4096 * 21 + 21)
     context = 7 * (9 * 21 * 21 + 21) + 21 * 21 + 21
     assert front_end == 134_346_581 and context == 28_392
+    assert front_end == deeplab_tf.preset_info("dilation8_vgg16")["params"]   # recorded
     model = deeplab_tf.build_model("dilation8_vgg16", context_module=True)
     assert sum(model.get_layer(n).count_params() for n in dilation.context_names()) == context
     assert model.count_params() == front_end + context

@@ -67,7 +67,7 @@ def test_conv2d_same_pads_explicitly_for_strided_convs():
     """Even inputs: official resnet_utils.conv2d_same pads 1 on both sides (TF SAME would pad
     0 before, 1 after), so a 3x3/2 conv samples rows 0, 2, 4, ... centred like odd inputs."""
     from deeplab_tf.models.layers import conv2d_same
-    bn = {"momentum": 0.9, "epsilon": 1e-3}
+    bn = {"momentum": 0.9, "epsilon": 1e-3, "scale": True}
     x = keras.Input((8, 8, 2))
     model = keras.Model(x, conv2d_same(x, 3, 3, stride=2, name="s/conv", bn=bn, activation=None))
     images = np.random.default_rng(0).normal(size=(1, 8, 8, 2)).astype("float32")

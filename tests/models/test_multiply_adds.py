@@ -7,6 +7,7 @@ model_zoo.md) for MobileNetV2. Counting conventions: deeplab_tf/models/summary.p
 import keras
 import pytest
 
+from deeplab_tf.models.presets import preset_info
 from deeplab_tf.models.summary import count, layer_multiply_adds, summarize
 
 
@@ -20,11 +21,13 @@ def test_multiply_adds_within_3_percent_of_the_paper(preset, paper):
     result = summarize(preset, crop_size=(513, 513), output_stride=16)
     assert result["output_stride"] == 16 and result["crop_size"] == [513, 513]
     assert abs(result["multiply_adds"] / paper - 1) < 0.03, result
+    assert result["params"] == preset_info(preset)["params"]   # the recorded count
 
 
 def test_v1_largefov_params_within_3_percent():
     result = summarize("deeplabv1_vgg16_largefov")
     assert abs(result["params"] / 20.5e6 - 1) < 0.03
+    assert result["params"] == preset_info("deeplabv1_vgg16_largefov")["params"]
 
 
 def test_counting_rules_on_hand_computed_layers():

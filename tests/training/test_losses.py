@@ -74,3 +74,27 @@ def test_weight_decay_is_slim_l2_half_sum_of_squares():
     kernels = [tf.constant([[1.0, 2.0]]), tf.constant([3.0])]
     # slim l2_regularizer(wd)(w) = wd * sum(w^2) / 2 -> 0.1 * (1 + 4 + 9) / 2 = 0.7
     assert float(losses.l2_weight_decay(kernels, 0.1)) == pytest.approx(0.7)
+
+
+def test_training_loss_sums_scales_over_the_replica_batch_count():
+    """The step's loss: every output scale's weighted sum over the whole replica batch's
+    valid-pixel count, so two accumulated half-batches give the one-pass loss; with hard-pixel
+    mining each scale's top-k mean, over accumulation_steps."""
+    logits, labels = _case()
+    per = _per_pixel(logits, labels)
+    count = losses.batch_normalizer(labels, hard_pixel_mining=False)
+    assert float(count) == (labels != 255).sum()
+    assert list(losses.pixel_weights(labels).numpy()) == list((labels != 255).reshape(-1) * 1.0)
+    two_scales = losses.training_loss([logits, logits * 2.0], labels, num_classes=3,
+                                      normalizer=count)
+    expected = (per.sum() + _per_pixel(logits * 2.0, labels).sum()) / float(count)
+    assert float(two_scales) == pytest.approx(expected, rel=1e-5)
+    halves = sum(float(losses.training_loss([logits[i:i + 1]], labels[i:i + 1], num_classes=3,
+                                            normalizer=count)) for i in range(2))
+    assert halves == pytest.approx(float(losses.segmentation_loss(logits, labels,
+                                                                  num_classes=3)), rel=1e-5)
+    mined = losses.batch_normalizer(labels, hard_pixel_mining=True, accumulation_steps=2)
+    got = losses.training_loss([logits], labels, num_classes=3, normalizer=mined,
+                               top_k=tf.constant(0.25))
+    top = np.sort(per)[::-1][:int(0.25 * per.size)]
+    assert float(got) == pytest.approx(top.sum() / (top > 0).sum() / 2, rel=1e-5)

@@ -146,3 +146,25 @@ def test_scoped_load_starts_a_new_class_count_from_the_official_weights(converte
     for name in ("MobilenetV2.Conv", "concat_projection.BatchNorm"):
         for new, old in zip(model.get_layer(name).weights, source.get_layer(name).weights):
             np.testing.assert_array_equal(np.array(new), np.array(old))
+
+
+def test_backbone_facts_come_from_the_backbone_specs():
+    """The readers' scope tables are the BackboneSpecs' facts: one family and classifier per
+    official scope root, every named ImageNet checkpoint downloadable, and each built model's
+    layers under its spec's scope root."""
+    from deeplab_tf.models.backbones import BACKBONES
+    from deeplab_tf.weights import official
+    from deeplab_tf.weights.download import OFFICIAL_FILES
+    from deeplab_tf.weights.imagenet import KERAS_FILES
+    assert official.BACKBONE_SCOPES == {"MobilenetV2": "mobilenetv2", "xception_65": "xception65",
+                                        "resnet_v1_50": "resnet50", "resnet_v1_101": "resnet101"}
+    assert official.CLASSIFIER_SCOPES["MobilenetV2"] == ("Logits", "Conv_1")
+    for spec in BACKBONES.values():
+        if spec.official_family:
+            assert official.BACKBONE_SCOPES[spec.official_scope] == spec.official_family
+            assert official.CLASSIFIER_SCOPES[spec.official_scope] == spec.classifier_scopes
+        assert not spec.imagenet_checkpoint or spec.imagenet_checkpoint in OFFICIAL_FILES
+    assert sorted(KERAS_FILES) == ["mobilenetv2", "vgg16"]
+    model = _tiny("deeplabv3plus_mobilenetv2")
+    roots = {layer.name.split(".")[0] for layer in official.weighted_layers(model)}
+    assert BACKBONES["mobilenetv2"].official_scope in roots

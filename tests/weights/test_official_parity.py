@@ -2,12 +2,15 @@
 import numpy as np
 from PIL import Image
 
+import deeplab_tf
+
 from tests.weights.conftest import FLOAT_FILE, QUANT_FILE, load_rgb, logits, official, run_litert
 
 
 def test_float_file_architecture_read_from_file(converted_float):
-    _, arch, seconds = converted_float
+    model, arch, seconds = converted_float
     assert arch.preset == "deeplabv3_mobilenetv2_dm05"
+    assert model.count_params() == deeplab_tf.preset_info(arch.preset)["params"]   # 21 classes
     assert (arch.depth_multiplier, arch.output_stride, arch.num_classes, arch.input_size) == (
         0.5, 8, 21, (257, 257))
     assert seconds < 30, f"conversion took {seconds:.1f} s (issue 3: under 30 s on 2 cores)"

@@ -1,4 +1,6 @@
-"""The atrous rule shared by the backbones (slim resnet_utils / xception stack_blocks_dense).
+"""The atrous rule shared by the backbones (slim resnet_utils / xception stack_blocks_dense /
+mobilenet mobilenet_base all apply it): VGG-16, ResNet, Xception-65 and MobileNetV2 build
+through AtrousRule, so there is one implementation.
 
 Walking the network unit by unit: while the running stride is below the target output stride,
 a unit keeps its stride and uses rate 1; once the target is reached, every later unit runs with

@@ -42,30 +42,32 @@ def bottleneck(x, depth, depth_bottleneck, *, stride, rate, scope, bn):
     return keras.layers.ReLU(name=keras_name(scope, "Relu"))(out), residual
 
 
-def build_resnet_v1(x, *, output_stride, bn, depth=101, beta=True, multi_grid=(1, 1, 1),
-                    extra_blocks=0, width_multiplier=1.0, scope=None):
+def build_resnet_v1(x, *, output_stride, bn, scope, decoder_end_point, depth=101, beta=True,
+                    multi_grid=(1, 1, 1), extra_blocks=0, width_multiplier=1.0):
     """ResNet v1 feature extractor.
 
     Args:
       x: preprocessed images [B, H, W, 3].
       output_stride: 8, 16 or 32.
-      bn: {"momentum", "epsilon"}.
+      bn: {"momentum", "epsilon", "scale"}.
+      scope: the official scope root, "resnet_v1_<depth>" (BackboneSpec.official_scope).
+      decoder_end_point: the unit conv, relative to scope, returned as endpoint 4
+        (BackboneSpec.decoder_end_point: "block1/unit_2/bottleneck_v1/conv3").
       depth: 50 or 101.
       beta: three 3x3 convs as the stem instead of one 7x7.
       multi_grid: three unit rates for block4 (and its copies).
       extra_blocks: number of block4 copies (block5...) for the cascaded DeepLab v3.
     Returns:
-      endpoints {4: block1/unit_2/bottleneck_v1/conv3 (after BN, before the sum: the official
-      decoder end point), 8: ..., 16: ..., "out": [B, (H-1)/OS+1, (W-1)/OS+1, 2048w]}.
+      endpoints {4: decoder_end_point (a conv3 after BN, before the sum), 8: ..., 16: ...,
+      "out": [B, (H-1)/OS+1, (W-1)/OS+1, 2048w]}.
     """
     if depth not in _UNITS:
         raise ValueError(f"ResNet depth={depth!r}; allowed: {sorted(_UNITS)}")
     if len(multi_grid) != 3:
         raise ValueError(f"multi_grid={tuple(multi_grid)!r} must have 3 rates (block4 units)")
-    scope = scope or f"resnet_v1_{depth}"
     ch = lambda c: scaled_channels(c, width_multiplier)  # noqa: E731
-    rule = AtrousRule(output_stride, f"resnet_v1_{depth}")
-    endpoints = {}
+    rule = AtrousRule(output_stride, scope)
+    endpoints, decoder_feature = {}, None
     # Root: stride 2 conv then stride 2 max pool (nominal stride 4; never atrous for OS >= 8).
     stem_stride, _ = rule.unit(2)
     if beta:
@@ -93,9 +95,11 @@ def build_resnet_v1(x, *, output_stride, bn, depth=101, beta=True, multi_grid=(1
             unit_scope = f"{scope}/block{b}/unit_{u}/bottleneck_v1"
             x, residual = bottleneck(x, ch(base * 4), ch(base), stride=stride,
                                      rate=rate * unit_rate, scope=unit_scope, bn=bn)
-            if b == 1 and u == num_units - 1:
+            if f"{unit_scope}/conv3" == f"{scope}/{decoder_end_point}":
                 decoder_feature = residual
     rule.check_reached()
+    if decoder_feature is None:
+        raise ValueError(f"decoder_end_point={decoder_end_point!r} is not a conv3 of {scope}")
     endpoints[4] = decoder_feature
     endpoints["out"] = x
     return endpoints

@@ -23,24 +23,26 @@ import keras
 
 from deeplab_tf.models.backbones.atrous import AtrousRule
 from deeplab_tf.models.cropping import PadToMultiple
-from deeplab_tf.models.layers import AtrousConv2D, BatchNorm, scaled_channels
+from deeplab_tf.models.layers import AtrousConv2D, scaled_channels
+from deeplab_tf.models.layers import batch_norm as batch_norm_layer
 from deeplab_tf.models.naming import keras_name
 from deeplab_tf.models.unpooling import MaxPoolWithMask
 
 # (number of 3x3 convs, channels) per stage: VGG-16 configuration D (Simonyan & Zisserman).
-_STAGES = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
+STAGES = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
 POOLINGS = ("deeplab", "vgg", "argmax")
-_ARGMAX_MULTIPLE = 2 ** len(_STAGES)   # five 2x2 poolings need sizes divisible by 32
+_ARGMAX_MULTIPLE = 2 ** len(STAGES)   # five 2x2 poolings need sizes divisible by 32
 
 
-def build_vgg16(x, *, output_stride, bn=None, width_multiplier=1.0, scope="vgg_16",
+def build_vgg16(x, *, output_stride, scope, bn=None, width_multiplier=1.0,
                 pooling="deeplab", batch_norm=False):
     """VGG-16 feature extractor.
 
     Args:
       x: preprocessed images [B, H, W, 3] (BGR, Caffe mean subtracted).
       output_stride: 8, 16 or 32 (pooling "argmax": 32 only).
-      bn: {"momentum", "epsilon"}, used only with batch_norm=True.
+      bn: {"momentum", "epsilon", "scale"}, used only with batch_norm=True.
+      scope: the official scope root (BackboneSpec.official_scope).
     Returns:
       endpoints {1: conv1_2, 2: conv2_2, 4: conv3_3 [B, H/4, W/4, 256w], 8: ..., 16: ...
       (the last conv of each stage, for strides <= output_stride), "pool1".."pool5" (each
@@ -54,7 +56,7 @@ def build_vgg16(x, *, output_stride, bn=None, width_multiplier=1.0, scope="vgg_1
     endpoints = {"input": x}
     if pooling == "argmax":
         x = PadToMultiple(_ARGMAX_MULTIPLE, name=keras_name(scope, "pad"))(x)
-    for stage, (num_convs, channels) in enumerate(_STAGES, start=1):
+    for stage, (num_convs, channels) in enumerate(STAGES, start=1):
         # The rate of this stage's convs is the rate accumulated by the skipped pool strides.
         rate = rule.rate
         for i in range(1, num_convs + 1):
@@ -63,8 +65,7 @@ def build_vgg16(x, *, output_stride, bn=None, width_multiplier=1.0, scope="vgg_1
                 scaled_channels(channels, width_multiplier), 3, padding="same",
                 dilation_rate=rate, activation=None if batch_norm else "relu", name=name)(x)
             if batch_norm:
-                x = BatchNorm(momentum=bn["momentum"], epsilon=bn["epsilon"],
-                              name=keras_name(name, "BatchNorm"))(x)
+                x = batch_norm_layer(bn, keras_name(name, "BatchNorm"))(x)
                 x = keras.layers.ReLU(name=keras_name(name, "Relu"))(x)
         if rule.nominal_stride <= output_stride:
             endpoints[rule.nominal_stride] = x

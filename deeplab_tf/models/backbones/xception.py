@@ -29,8 +29,6 @@ _XCEPTION_65 = (
     ("exit_flow/block1", (728, 1024, 1024), "conv", False, 1, 2),
     ("exit_flow/block2", (1536, 1536, 2048), "none", True, 1, 1),
 )
-# The official decoder end point at stride 4 (feature_extractor.networks_to_feature_maps).
-DECODER_END_POINT = "entry_flow/block2/unit_1/xception_module/separable_conv2_pointwise"
 
 
 def xception_module(x, depth_list, *, skip, act_inside, stride, rate, unit_rates, scope, bn,
@@ -61,16 +59,19 @@ def xception_module(x, depth_list, *, skip, act_inside, stride, rate, unit_rates
     return x
 
 
-def build_xception65(x, *, output_stride, bn, multi_grid=(1, 1, 1), width_multiplier=1.0,
-                     scope="xception_65"):
+def build_xception65(x, *, output_stride, bn, scope, decoder_end_point, multi_grid=(1, 1, 1),
+                     width_multiplier=1.0):
     """Xception-65 feature extractor.
 
     Args:
       x: preprocessed images [B, H, W, 3] in [-1, 1].
       output_stride: 8, 16 or 32.
+      scope: the official scope root, "xception_65" (BackboneSpec.official_scope).
+      decoder_end_point: the separable conv, relative to scope, returned as endpoint 4
+        (BackboneSpec.decoder_end_point).
       multi_grid: unit rates of the three separable convs of exit_flow/block2.
     Returns:
-      endpoints {4: DECODER_END_POINT [B, (H-1)/4+1, ., 256w], 8: ..., 16: ...,
+      endpoints {4: decoder_end_point [B, (H-1)/4+1, ., 256w], 8: ..., 16: ...,
       "out": [B, (H-1)/OS+1, (W-1)/OS+1, 2048w]}.
     """
     if len(multi_grid) != 3:
@@ -93,6 +94,6 @@ def build_xception65(x, *, output_stride, bn, multi_grid=(1, 1, 1), width_multip
                 rate=rate, unit_rates=unit_rates,
                 scope=f"{scope}/{block}/unit_{u}/xception_module", bn=bn, taps=taps)
     rule.check_reached()
-    endpoints[4] = taps[f"{scope}/{DECODER_END_POINT}"]
+    endpoints[4] = taps[f"{scope}/{decoder_end_point}"]
     endpoints["out"] = x
     return endpoints
