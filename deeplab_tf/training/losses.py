@@ -3,8 +3,8 @@
 Official research/deeplab/utils/train_utils.add_softmax_cross_entropy_loss_for_each_scale:
   * logits are upsampled to the label size (not labels downsampled; v3 Sec. 4.1), align
     corners, and computed in float32 (mixed precision keeps only the network in 16 bit);
-  * pixels labelled `ignore_label` (datasets.IGNORE_LABEL, 255) get weight 0, every other pixel the weight of its class
-    (`label_weights`, default 1);
+  * pixels labelled `ignore_label` (datasets.IGNORE_LABEL, 255) get weight 0, every other
+    pixel the weight of its class (`label_weights`, default 1);
   * the weighted per-pixel losses are summed and divided by the number of pixels with non-zero
     weight; with hard-pixel mining only the top_k_percent_pixels largest losses are kept and
     the sum is divided by how many of them are non-zero.
