@@ -228,7 +228,9 @@ class TrainConfig:
         choices=list(PRECISION_CHOICES))
     xla: bool = _flag(False, "jit_compile the train step.")
     init: str = _flag(
-        "", "Initialisation: imagenet[:PATH] (Keras ImageNet file) | official:PATH|NAME (an "
+        "", "Initialisation: imagenet[:PATH] (Keras ImageNet file) | official (the backbone's "
+        "official ImageNet checkpoint, e.g. resnet_v1_101_beta for the v3 ResNet-101) | "
+        "official:PATH|NAME (an "
         "official TF1 checkpoint prefix/folder/.tar.gz/.tgz or .tflite, or a name of "
         "deeplab_tf.weights.download.OFFICIAL_FILES fetched into $DEEPLAB_TF_CACHE, e.g. "
         "resnet_v1_101_beta, resnet_v1_101, xception_65, mobilenet_v2_1.0_224: an ImageNet "

@@ -58,7 +58,9 @@ def parse_init(spec):
     if kind not in INIT_KINDS:
         raise ValueError(f"--init={spec!r}: unknown kind {kind!r}; expected imagenet[:PATH], "
                          "official:PATH|NAME or checkpoint:PATH")
-    if kind != "imagenet" and not path:
+    # A bare "official" is the backbone's own official ImageNet checkpoint (BackboneSpec.
+    # imagenet_checkpoint), resolved in initialize() where the backbone is known.
+    if kind == "checkpoint" and not path:
         raise ValueError(f"--init={spec!r} needs a path ({kind}:PATH)")
     if path and not _exists(path):
         names = _official_names()
@@ -130,6 +132,15 @@ def _initialize(model, spec, kind, path, *, info, model_config, initialize_last_
     if kind == "official":
         kwargs = dict(output_stride=info["output_stride"], **model_config.build_kwargs())
         from deeplab_tf.weights import official
+        if not path:
+            backbone = info["backbone"]
+            path = backbone.imagenet_checkpoint
+            if not path:
+                raise official.OfficialWeightsError(
+                    f"backbone {backbone.name} of {model.name!r} has no official ImageNet "
+                    "checkpoint; pass official:NAME|PATH (or imagenet for a Keras file)")
+            log(f"--init={spec}: the {backbone.name} backbone's official ImageNet checkpoint, "
+                f"{path}")
         path = resolve_official(path, sha256)
         if path.endswith(".tflite"):
             from deeplab_tf.weights.tflite_reader import read_tflite as reader

@@ -221,7 +221,15 @@ def test_official_name_from_a_filled_cache_needs_no_mirror(tmp_path, mobilenet_t
     monkeypatch.setenv("DEEPLAB_TF_CACHE", str(cache))
     monkeypatch.setenv("DEEPLAB_TF_MIRROR", download.file_url(tmp_path / "nowhere"))
     model = _build("deeplabv3_mobilenetv2")
-    assert _init(model, "deeplabv3_mobilenetv2", "official:mobilenet_v2_1.0_224")
+    # A bare "official" names the backbone's own checkpoint (BackboneSpec.imagenet_checkpoint).
+    assert parse_init("official") == ("official", "")
+    lines = []
+    assert _init(model, "deeplabv3_mobilenetv2", "official", lines)
+    assert "official ImageNet checkpoint, mobilenet_v2_1.0_224" in lines[0], lines
+    # A backbone that records none (MobileNetV2 dm0.5) is refused by name.
+    with pytest.raises(OfficialWeightsError, match="mobilenetv2_dm05 .* has no official "
+                       "ImageNet checkpoint; pass official:NAME"):
+        _init(_build("deeplabv3_mobilenetv2_dm05"), "deeplabv3_mobilenetv2_dm05", "official")
 
 
 # ---- bad inputs -------------------------------------------------------------------------------
