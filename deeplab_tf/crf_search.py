@@ -136,17 +136,19 @@ def run():
                           FLAGS.theta_gamma, FLAGS.crf_iterations)
     except ValueError as error:
         sys.exit(f"crf_search: error: --w1/--theta_alpha/--theta_beta must be numbers ({error})")
-    info = get_dataset(FLAGS.dataset)
-    predictor = evaluate.load(FLAGS)
-    examples = (evaluate.folder_examples(FLAGS.data_folder, FLAGS.dataset, FLAGS.eval_split)
+    from deeplab_tf.config import from_flags
+    configs = from_flags(FLAGS)   # dataset, data, model and eval settings, as evaluate reads
+    d, e = configs["data"], configs["eval"]
+    info = get_dataset(d.dataset)
+    predictor = evaluate.load(FLAGS, configs)
+    examples = (evaluate.folder_examples(FLAGS.data_folder, d.dataset, e.split)
                 if FLAGS.data_folder else
-                evaluate.record_examples(evaluate.data_config(), FLAGS.eval_split))
+                evaluate.record_examples(evaluate.data_config(configs), e.split))
     examples = evaluate._take(examples, FLAGS.max_images or 100)   # v1: 100 val images
     result = search(predictor, examples, info.num_classes, info.class_names, candidates,
-                    processes=FLAGS.crf_processes or None,
-                    eval_scales=tuple(float(s) for s in FLAGS.eval_scales),
-                    add_flipped_images=FLAGS.add_flipped_images,
-                    pad_multiple=evaluate.eval_output_stride() or 16)
+                    processes=FLAGS.crf_processes or None, eval_scales=e.eval_scales,
+                    add_flipped_images=e.add_flipped_images,
+                    pad_multiple=evaluate.eval_output_stride(configs) or 16)
     write(result, FLAGS.output_dir)
     print(f"{len(candidates)} settings on {result['images']} images: best {result['best']} "
           f"mIoU {100 * result['best_mean_iou']:.2f} (without CRF "
