@@ -91,8 +91,11 @@ def test_importing_train_as_a_library_defines_no_global_flags():
     """A user's script with its own --seed flag can import deeplab_tf.train.run."""
     import subprocess
     import sys
-    code = ("from absl import flags; flags.DEFINE_integer('seed', 1, 'mine'); "
-            "import deeplab_tf.train; print(sorted(flags.FLAGS))")
+    code = ("import sys; from absl import flags; flags.DEFINE_integer('seed', 1, 'mine'); "
+            "import deeplab_tf.train, deeplab_tf.config; "
+            "deeplab_tf.config.from_flagfile('experiments/quickstart.flags'); "
+            "print(sorted(flags.FLAGS), 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, check=True).stdout
     assert "seed" in out and "preset" not in out and "train_steps" not in out, out
+    assert out.strip().endswith("False"), out   # and reading a recipe imports no TensorFlow
