@@ -16,6 +16,7 @@ import math
 import os
 from typing import Optional, Tuple, Union
 
+from deeplab_tf.data.datasets import IGNORE_LABEL
 from deeplab_tf.training.precision import CHOICES as PRECISION_CHOICES
 
 
@@ -143,7 +144,7 @@ class DataConfig:
     # Images are padded with the backbone's mean pixel (what its preprocessing maps to 0),
     # labels with the ignore label (official input_preprocess.py).
     mean_pixel: Tuple[float, float, float] = (127.5, 127.5, 127.5)
-    ignore_label: int = 255
+    ignore_label: int = IGNORE_LABEL
     # Evaluation: pad each image to a crop of the form OS*k+1 (None: the smallest such crop that
     # holds the whole image) and remember the valid region to crop predictions back.
     eval_crop_size: Optional[Tuple[int, int]] = _flag(
