@@ -150,8 +150,10 @@ def test_the_three_evaluation_paths_count_the_same_matrix(tmp_path):
             cropped.save(path)
     prepare.prepare("synthetic", str(tmp_path / "raw"), str(tmp_path / "records"),
                     splits=["val"], progress=False)
+    # deterministic: the shards are read in order, so every path batches the same images
+    # together (a parallel read may pair the 20x20 image with another, padding it further).
     config = DataConfig(dataset="synthetic", data_dir=str(tmp_path / "records"), batch_size=2,
-                        output_stride=16)
+                        output_stride=16, deterministic=True)
     # aspp_depth scales with the width too (64 -> 8 channels). Keras' default initialisers
     # shrink the activations through MobileNetV2 to ~1e-10 logits, whose argmax rounding
     # decides; He-normal kernels (fan-in; depthwise: k*k) keep them O(1) with distinct classes.

@@ -122,13 +122,13 @@ def test_quickstart_runs_top_to_bottom(tmp_path, kernel):
 
 @pytest.mark.slow  # ~1-2 min on 2 busy cores: two TensorFlow processes (kernel, evaluate)
 def test_train_your_data_runs_top_to_bottom(tmp_path, kernel):
-    """Synthetic VOC-layout folder -> prepare -> 20 steps from a flagfile, in the kernel's
+    """Synthetic VOC-layout folder -> prepare -> 10 steps from a flagfile, in the kernel's
     own process (config.from_flagfile + train.run) -> evaluate -> predictions -> loss curve
     from the event files (TensorBoard display off: headless)."""
     work = tmp_path / "work"
     nb = execute("train_your_data.ipynb",
                  {"WORK_DIR": str(work), "NUM_TRAIN": 32, "NUM_VAL": 8, "IMAGE_SIZE": 64,
-                  "TRAIN_STEPS": 20, "BATCH_SIZE": 8, "CROP_SIZE": 65, "EVAL_EVERY": 0,
+                  "TRAIN_STEPS": 10, "BATCH_SIZE": 8, "CROP_SIZE": 65, "EVAL_EVERY": 0,
                   "SHOW_TENSORBOARD": False},
                  tmp_path, kernel)
     metrics = json.loads((work / "eval" / "metrics.json").read_text())
@@ -136,7 +136,7 @@ def test_train_your_data_runs_top_to_bottom(tmp_path, kernel):
     assert set(metrics["per_class_iou"]) == {"background", "disc", "box", "triangle", "stick"}
     assert (work / "train" / "model.keras").is_file()
     text = text_output(nb)
-    assert "step 20/20" in text and "scalars:" in text and "loss" in text, text
+    assert "step 10/10" in text and "scalars:" in text and "loss" in text, text
     assert "final val mIoU" in text, text   # train.run's result, in the kernel
     # Dataset samples, confusion matrix, predictions, loss curve.
     assert images_shown(nb) >= 4
