@@ -1,13 +1,12 @@
 """--mixed_precision: `auto` picks the policy from the devices, and 16-bit training runs on any
-CPU (the kernels without native 16-bit support fall back, see models/atrous_conv.py)."""
-import json
-
+CPU (the kernels without native 16-bit support fall back, see models/atrous_conv.py). The
+command line's resolution (logged, written to flags.txt) is checked on every recipe that asks
+for `auto` (tests/training/test_recipes.py)."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from deeplab_tf.training import precision
-from tests.training.conftest import tiny_flags, train_cli
 
 
 def _cpuinfo(tmp_path, flags):
@@ -57,25 +56,6 @@ def test_this_cpu_reads_its_own_flags():
     # On Linux the file exists and lists at least the base x86/arm features.
     flags = precision.cpu_flags()
     assert not flags or {"fpu", "fp", "sse2", "avx", "asimd"} & set(flags)
-
-
-@pytest.mark.slow
-def test_cli_logs_the_resolved_policy_writes_it_to_flags_txt_and_refines_with_crf(
-        synthetic_data, tmp_path):
-    # One real run: --mixed_precision=auto is resolved, logged and written to flags.txt, and
-    # --crf at training makes the final evaluation a DenseCRF-refined one.
-    run = tmp_path / "run"
-    proc = train_cli(tiny_flags(synthetic_data, run, "--mixed_precision=auto", "--crf",
-                                "--train_steps=2"), timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    expected, reason = precision.resolve("auto")
-    assert f"--mixed_precision=auto -> {expected} ({reason})" in proc.stdout
-    flag_lines = (run / "flags.txt").read_text().splitlines()
-    assert f"--mixed_precision={expected}" in flag_lines
-    assert "--mixed_precision=auto" not in flag_lines
-    metrics = json.loads((run / "eval" / "metrics.json").read_text())
-    assert "without_crf" in metrics and metrics["settings"]["crf"] is True, metrics.keys()
-    assert "with DenseCRF (without:" in proc.stdout
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])

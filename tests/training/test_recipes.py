@@ -136,6 +136,7 @@ def test_recipe_trains_and_evaluates_as_its_header_says(recipe, synthetic_data, 
     data = [] if flag_value(recipe, "prepare_synthetic") else [
         "--dataset=synthetic", f"--data_dir={synthetic_data}", "--train_split=train"]
     ran = []
+    crf = any(m == "deeplab_tf.evaluate" and "--crf" in a for m, a in header_commands(recipe))
     for module, args in header_commands(recipe):
         if module == "deeplab_tf.data.prepare":
             continue   # raw data; the synthetic set stands in for its output
@@ -144,6 +145,8 @@ def test_recipe_trains_and_evaluates_as_its_header_says(recipe, synthetic_data, 
             extra = extra + ["--eval_split=val"]   # the synthetic set has train and val
         if module == "deeplab_tf.train" and flag_value(recipe, "export_formats"):
             extra = extra + ["--export_formats=saved_model"]   # TFLite: tests/export
+        if module == "deeplab_tf.train" and crf:
+            extra = extra + ["--crf"]   # the final evaluation refines as the evaluate line does
         proc = subprocess.run([sys.executable, "-m", module, *args, *extra], cwd=work,
                               env=env, capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, (module, args, proc.stdout[-2000:], proc.stderr[-3000:])
@@ -159,6 +162,15 @@ def test_recipe_trains_and_evaluates_as_its_header_says(recipe, synthetic_data, 
     assert 0.0 <= metrics["mean_iou"] <= 1.0
     flags_txt = (run_dir / "flags.txt").read_text().splitlines()
     assert not any(line == "--mixed_precision=auto" for line in flags_txt)
+    if flag_value(recipe, "mixed_precision") == "auto":
+        # Resolved for this machine, logged with its reason, and flags.txt reruns the policy.
+        from deeplab_tf.training import precision
+        expected, reason = precision.resolve("auto")
+        assert f"--mixed_precision=auto -> {expected} ({reason})" in train_out, train_out
+        assert f"--mixed_precision={expected}" in flags_txt
+    if crf:   # --crf at training: the final evaluation is the DenseCRF-refined one
+        assert "without_crf" in metrics and metrics["settings"]["crf"] is True, metrics.keys()
+        assert "with DenseCRF (without:" in train_out, train_out[-2000:]
     if "deeplab_tf.evaluate" in modules:
         evaluated = list(run_dir.glob("evaluate_*/metrics.json"))
         assert evaluated, list(run_dir.iterdir())
