@@ -387,7 +387,7 @@ def from_flagfile(path, **overrides):
                              f"deeplab_tf.train are {known}")
         flag = flag_values[name]
         try:
-            if isinstance(value, str) and not isinstance(flag.default, str):
+            if isinstance(value, str):   # as on the command line (enum choices checked too)
                 flag.parse(value)
             else:
                 flag.value = list(value) if isinstance(value, tuple) else value

@@ -14,11 +14,11 @@ What each input is:
 A checkpoint or weights file with no model_signature.json is built from preset / num_classes /
 overrides instead (export --checkpoint with --preset, train --init=checkpoint:FILE.weights.h5).
 
-Another output stride (evaluate a model trained at OS16 at OS8): the model is restored as it
-was saved, then rebuilt at the new stride and every weight copied by layer name with the
-transfer --init uses (deeplab_tf.training.checkpoints.transfer_weights). Only atrous rates and
-strides change with the output stride, never a weight shape (DeepLab v3 paper, section 4.1:
-trained at OS16, evaluated at OS8), so every layer must be copied.
+Another output stride (evaluate a model trained at OS16 at OS8): only atrous rates and strides
+change with the output stride, never a weight (DeepLab v3 paper, section 4.1: trained at OS16,
+evaluated at OS8). A checkpoint or .weights.h5 is therefore read straight into the model built
+at the new stride; a loaded .keras model is rebuilt there and every weight copied by layer
+name with the transfer --init uses (deeplab_tf.training.checkpoints.transfer_weights).
 
 Each unreadable input is one error line that names it (`name`: how the caller's flag calls it).
 """
@@ -77,22 +77,20 @@ def restore_model(path, *, output_stride=None, preset=None, num_classes=None, ov
     signature = checkpoints.read_signature(folder or ".")
     if signature is not None:
         preset, num_classes = signature["preset"], signature["num_classes"]
-        saved_stride = signature["output_stride"]
         overrides = dict(tuple(kv) for kv in signature["overrides"])
+        # Checkpoint and .weights.h5 variables do not depend on the output stride (only rates
+        # and strides do), so the model is built once, at the stride asked for.
+        output_stride = output_stride or signature["output_stride"]
     elif preset is None:
         raise FileNotFoundError(f"{name}: {checkpoints.SIGNATURE_FILE} is missing in "
                                 f"{folder or '.'}; it names the architecture to rebuild")
-    else:
-        saved_stride = output_stride   # no record of it: build at the stride asked for
     import deeplab_tf
-    model = deeplab_tf.build_model(preset, num_classes=num_classes, output_stride=saved_stride,
+    model = deeplab_tf.build_model(preset, num_classes=num_classes, output_stride=output_stride,
                                    **overrides)
     if prefix is None:
         _load_weights_file(model, path, name)
     else:
         checkpoints.read_model_weights(model, prefix)   # every model weight, nothing else
-    if output_stride is not None and output_stride != saved_stride:
-        model = rebuild_at_output_stride(model, output_stride, preset, **overrides)
     return model
 
 

@@ -52,6 +52,8 @@ def test_bad_flagfiles_and_overrides_are_named():
         config.from_flagfile(quickstart, train_stepz=20)
     with pytest.raises(ValueError, match="train_steps='many'"):
         config.from_flagfile(quickstart, train_steps="many")
+    with pytest.raises(ValueError, match="mixed_precision='fp8'"):
+        config.from_flagfile(quickstart, mixed_precision="fp8")
     with pytest.raises(ValueError, match=r"--crop_size=97,x; expected HEIGHT,WIDTH"):
         config.from_flagfile(quickstart, crop_size="97,x")
     with pytest.raises(FileNotFoundError, match="no_such.flags"):

@@ -15,6 +15,7 @@ def crf_inputs(voc_dir, count, size=(375, 500), num_classes=21):
     import glob
     import numpy as np
     from PIL import Image
+    from deeplab_tf.data.datasets import IGNORE_LABEL
     from deeplab_tf.postprocess.crf import probabilities_from_labels
     pairs = []
     if voc_dir:
@@ -27,7 +28,7 @@ def crf_inputs(voc_dir, count, size=(375, 500), num_classes=21):
             image = Image.open(path).convert("RGB").resize(size[::-1], Image.BILINEAR)
             label = Image.open(label_path).resize(size[::-1], Image.NEAREST)
             pairs.append((np.asarray(image), probabilities_from_labels(
-                np.asarray(label), num_classes, unknown=255)))
+                np.asarray(label), num_classes, unknown=IGNORE_LABEL)))
     if not pairs:  # smooth synthetic image with blocky labels
         rng = np.random.RandomState(0)
         image = np.clip(rng.normal(128, 40, size + (3,)), 0, 255).astype(np.uint8)
@@ -59,4 +60,3 @@ def crf(voc_dir, count, processes):
                      "pool_processes": processes,
                      "pool_images_per_second": round(count / pooled, 2)})
     return rows
-

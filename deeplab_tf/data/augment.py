@@ -143,7 +143,7 @@ def train_preprocess(image, label, seed, crop_size=(513, 513), min_scale=0.5, ma
     return tf.ensure_shape(crop, [crop_h, crop_w, 3]), label
 
 
-# The smallest OS*k+1 crop holding an image (deeplab_tf.geometry says why OS*k+1).
+# The former name of geometry.padded_size (the smallest OS*k+1 crop holding an image).
 eval_crop_size = padded_size
 
 
@@ -157,7 +157,7 @@ def eval_preprocess(image, label, crop_size=None, output_stride=16,
     shape = tf.shape(image)
     height, width = shape[0], shape[1]
     if crop_size is None:
-        crop_height, crop_width = eval_crop_size(height, width, output_stride)
+        crop_height, crop_width = padded_size(height, width, output_stride)
     else:
         crop_height, crop_width = crop_size
         tf.debugging.assert_less_equal(

@@ -57,7 +57,7 @@ def parse_init(spec):
     kind, _, path = spec.partition(":")
     if kind not in INIT_KINDS:
         raise ValueError(f"--init={spec!r}: unknown kind {kind!r}; expected imagenet[:PATH], "
-                         "official:PATH|NAME or checkpoint:PATH")
+                         "official[:PATH|NAME] or checkpoint:PATH")
     # A bare "official" is the backbone's own official ImageNet checkpoint (BackboneSpec.
     # imagenet_checkpoint), resolved in initialize() where the backbone is known.
     if kind == "checkpoint" and not path:
